@@ -1,0 +1,58 @@
+# ml-connector developer commands. Every target builds .venv from the pinned versions first.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+export AIRFLOW_HOME := $(CURDIR)/.airflow
+export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
+export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+
+.PHONY: venv test lint typecheck pytest demo sandbox airflow bench constraints clean
+
+venv: $(STAMP)
+
+# Rebuilt whenever the project metadata or the pins change.
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	@touch $(STAMP)
+
+test: lint typecheck pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check ml_connector dags plugins tests
+	$(BIN)/ruff format --check ml_connector dags plugins tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+demo: $(STAMP)
+	$(BIN)/ml-connector demo
+
+sandbox: $(STAMP)
+	$(BIN)/ml-connector sandbox $(SANDBOX_ARGS)
+
+airflow: $(STAMP)
+	@mkdir -p $(AIRFLOW_HOME)
+	@echo "Airflow home: $(AIRFLOW_HOME)"
+	@echo "Admin password (written on first start): $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated"
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/airflow standalone
+
+bench: $(STAMP)
+	$(BIN)/python -m ml_connector.sandbox.bench
+
+# Re-resolve the pins from pyproject.toml (needs the package registry).
+constraints:
+	rm -rf /tmp/ml-connector-resolve && $(PYTHON) -m venv /tmp/ml-connector-resolve
+	/tmp/ml-connector-resolve/bin/pip install --quiet --upgrade pip
+	/tmp/ml-connector-resolve/bin/pip install --quiet -e ".[dev]"
+	/tmp/ml-connector-resolve/bin/pip freeze --exclude-editable | grep -v '^ml-connector' > constraints.txt
+
+clean:
+	rm -rf $(VENV) $(AIRFLOW_HOME) .mypy_cache .ruff_cache .pytest_cache
