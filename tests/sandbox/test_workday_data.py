@@ -1,0 +1,126 @@
+"""The Workday sandbox's seeded data and its versioned store, without HTTP."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import timedelta
+
+import pytest
+
+from ml_connector.sandbox.workday.data import HISTORY, TENANT_CLOCK_START, TenantData, generate
+from ml_connector.sandbox.workday.store import MutationSpec, WorkdayStore
+
+WID = re.compile(r"^[0-9a-f]{32}$")
+
+
+@pytest.fixture(scope="module")
+def book() -> TenantData:
+    return generate(11, 1000, 500)
+
+
+def test_same_seed_gives_identical_data_and_another_seed_does_not() -> None:
+    assert repr(generate(5, 80, 40)) == repr(generate(5, 80, 40))
+    assert repr(generate(5, 80, 40)) != repr(generate(6, 80, 40))
+
+
+def test_full_size_book_generates_in_a_couple_of_seconds() -> None:
+    started = time.perf_counter()
+    data = generate(42, 5000, 2500)
+    assert time.perf_counter() - started < 4.0
+    assert (len(data.customers), len(data.suppliers)) == (5000, 2500)
+
+
+def test_ids_and_wids_have_workday_shapes_and_are_unique(book: TenantData) -> None:
+    records = [*book.customers, *book.suppliers, *book.contacts]
+    wids = [r.reference.wid for r in records]
+    assert all(WID.match(w) for w in wids)
+    assert len(set(wids)) == len(wids)
+    assert all(re.match(r"^CUS-\d{6}$", c.customer_id) for c in book.customers)
+    assert all(re.match(r"^SUP-\d{6}$", s.supplier_id) for s in book.suppliers)
+    assert all(re.match(r"^BEC-\d{6}$", c.contact_id) for c in book.contacts)
+    assert book.customers[0].reference.ids[0] == ("Customer_ID", "CUS-000001")
+
+
+def test_shares_of_inactive_and_shared_entities_are_realistic(book: TenantData) -> None:
+    inactive = sum(c.status.ids[0][1] == "INACTIVE" for c in book.customers) / len(book.customers)
+    assert 0.04 < inactive < 0.13
+    shared = [c for c in book.customers if c.supplier_id]
+    assert len(shared) == 50  # 10% of min(customers, suppliers)
+    suppliers = {s.supplier_id: s for s in book.suppliers}
+    for customer in shared:
+        supplier = suppliers[customer.supplier_id or ""]
+        assert supplier.customer_id == customer.customer_id
+        assert supplier.entity == customer.entity
+
+
+def test_contacts_attach_to_existing_records_with_ascii_emails(book: TenantData) -> None:
+    customers = {c.customer_id for c in book.customers}
+    suppliers = {s.supplier_id for s in book.suppliers}
+    for contact in book.contacts:
+        assert (contact.customer_id in customers) != (contact.supplier_id in suppliers)
+        for email in contact.contact.emails:
+            assert email.address.isascii() and "@" in email.address
+    assert any(not c.contact.emails for c in book.contacts), "some contacts have no e-mail"
+    names = " ".join(f"{c.name.first} {c.name.last}" for c in book.contacts)
+    assert re.search(r"[À-ž]", names), "accented names are present"
+
+
+def test_awkward_but_legal_records_exist(book: TenantData) -> None:
+    addresses = [a for c in book.customers for a in c.entity.contact.addresses]
+    assert any(a.region_code is None for a in addresses)
+    assert all(a.region_code for a in addresses if a.country_code == "US")
+    assert max(len(c.entity.name) for c in book.customers) > 100
+    assert len({a.country_code for a in addresses}) >= 15
+    for customer in book.customers:
+        primaries = [e for e in customer.entity.contact.emails if e.usage.primary]
+        assert len(primaries) <= 1
+
+
+def test_update_times_fall_in_the_history_window(book: TenantData) -> None:
+    times = list(book.updated.values())
+    assert all(TENANT_CLOCK_START - HISTORY <= t < TENANT_CLOCK_START for t in times)
+    assert max(times) - min(times) > timedelta(days=80)
+
+
+def test_pinned_snapshot_ignores_later_writes() -> None:
+    store = WorkdayStore(3, 40, 20)
+    before = store.now()
+    result = store.mutate(MutationSpec(create_customers=2, update_customers=3, deactivate_customers=1))
+    pinned = {v.record.customer_id: v.record for v in store.customers(before)}
+    current = {v.record.customer_id: v.record for v in store.customers(store.now())}
+    assert len(pinned) == 40 and len(current) == 42
+    for customer_id in result["updated_customers"]:
+        assert pinned[customer_id] != current[customer_id]
+        assert pinned[customer_id].payment_terms != current[customer_id].payment_terms
+    (deactivated,) = result["deactivated_customers"]
+    assert current[deactivated].status.ids[0][1] == "INACTIVE"
+    assert pinned[deactivated].status.ids[0][1] == "ACTIVE"
+
+
+def test_mutations_are_deterministic_and_reset_restores_the_seed() -> None:
+    spec = MutationSpec(create_suppliers=1, update_suppliers=2, update_contacts=2, create_customers=1)
+    a, b = WorkdayStore(9, 30, 15), WorkdayStore(9, 30, 15)
+    ra, rb = a.mutate(spec), b.mutate(spec)
+    assert {k: v for k, v in ra.items() if k != "at"} == {k: v for k, v in rb.items() if k != "at"}
+
+    def content(store: WorkdayStore) -> list[tuple[object, ...]]:
+        rows = [v.record for v in store.suppliers(store.now())]
+        return [
+            (s.reference, s.payment_terms, s.entity.contact.emails, s.entity.contact.phones) for s in rows
+        ]
+
+    assert content(a) == content(b)
+    a.reset()
+    assert a.summary()["customers"]["total"] == 30
+    assert a.summary()["versions"] == WorkdayStore(9, 30, 15).summary()["versions"]
+
+
+def test_supplier_window_selects_updates_in_half_open_interval() -> None:
+    store = WorkdayStore(4, 10, 60)
+    everything = store.suppliers(store.now())
+    pivot = sorted(v.updated for v in everything)[30]
+    early = store.suppliers(store.now(), None, pivot)
+    late = store.suppliers(store.now(), pivot, None)
+    assert len(early) == 30 and len(late) == 30
+    assert {v.record.supplier_id for v in early}.isdisjoint(v.record.supplier_id for v in late)
