@@ -1,0 +1,104 @@
+"""The ``ml-connector`` command: the sandbox servers and the demo tour."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from typing import get_args
+
+from ml_connector.sandbox.config import PipedrivePlan, SandboxConfig
+
+
+def _sandbox_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "sandbox",
+        help="run the local Workday and Pipedrive servers in the foreground",
+        description="Run local servers that behave like Workday and Pipedrive until SIGINT/SIGTERM.",
+    )
+    add_sandbox_arguments(p)
+
+
+def add_sandbox_arguments(p: argparse.ArgumentParser) -> None:
+    """Flags shared by ``sandbox`` and ``demo``; the defaults are SandboxConfig's."""
+    d = SandboxConfig()
+    p.add_argument("--workday-port", type=int, default=d.workday_port, help="0 picks a free port")
+    p.add_argument("--pipedrive-port", type=int, default=d.pipedrive_port, help="0 picks a free port")
+    p.add_argument("--customers", type=int, default=d.customers, help="Workday customers to generate")
+    p.add_argument("--suppliers", type=int, default=d.suppliers, help="Workday suppliers to generate")
+    p.add_argument("--seed", type=int, default=d.seed, help="same seed, same data")
+    p.add_argument("--latency-ms", type=int, default=d.latency_ms, help="added to every API response")
+    p.add_argument("--pipedrive-plan", choices=get_args(PipedrivePlan), default=d.pipedrive_plan)
+    p.add_argument("--pipedrive-seats", type=int, default=d.pipedrive_seats)
+    p.add_argument("--tenant", default=d.workday.tenant, help="Workday tenant name in the URL paths")
+    p.add_argument(
+        "--token-ttl", type=int, default=d.access_token_ttl_s, help="OAuth access token lifetime (s)"
+    )
+    p.add_argument("--rotate-refresh-tokens", action="store_true", help="issue a new refresh token per use")
+    p.add_argument(
+        "--search-index-lag", type=float, default=d.search_index_lag_s, help="Pipedrive search lag (s)"
+    )
+    p.add_argument(
+        "--workday-max-rps", type=float, default=d.workday_max_rps, help="Workday throttling threshold"
+    )
+    p.add_argument(
+        "--no-rate-limits",
+        action="store_true",
+        help="disable Pipedrive budgets and burst limits (benchmarks)",
+    )
+
+
+def config_from_args(args: argparse.Namespace) -> SandboxConfig:
+    config = SandboxConfig(
+        workday_port=args.workday_port,
+        pipedrive_port=args.pipedrive_port,
+        customers=args.customers,
+        suppliers=args.suppliers,
+        seed=args.seed,
+        latency_ms=args.latency_ms,
+        pipedrive_plan=args.pipedrive_plan,
+        pipedrive_seats=args.pipedrive_seats,
+        access_token_ttl_s=args.token_ttl,
+        rotate_refresh_tokens=args.rotate_refresh_tokens,
+        search_index_lag_s=args.search_index_lag,
+        workday_max_rps=args.workday_max_rps,
+        enforce_rate_limits=not args.no_rate_limits,
+    )
+    config.workday.tenant = args.tenant
+    return config
+
+
+def run_sandbox_foreground(config: SandboxConfig) -> int:
+    """Serve until SIGINT or SIGTERM; print the URLs and connection URIs first."""
+    from ml_connector.sandbox.runtime import run_sandbox
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with run_sandbox(config) as running:
+        print(running.banner(), flush=True)
+        print("Sandbox running; stop with Ctrl-C.", file=sys.stderr, flush=True)
+        stop.wait()
+    print("Sandbox stopped.", file=sys.stderr, flush=True)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ml-connector", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    _sandbox_parser(sub)
+    demo = sub.add_parser("demo", help="start the sandbox and run a tour of both APIs against it")
+    add_sandbox_arguments(demo)
+    args = parser.parse_args(argv)
+    config = config_from_args(args)
+    if args.command == "sandbox":
+        return run_sandbox_foreground(config)
+    from ml_connector.demo import run_demo
+
+    return run_demo(config)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
