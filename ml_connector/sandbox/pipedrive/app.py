@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from ml_connector.pipedrive_plans import BURST_LIMITS, token_costs
 from ml_connector.sandbox.config import SandboxConfig
 from ml_connector.sandbox.control import CONTROL_PREFIX, ControlPlane, FaultSpec
 from ml_connector.sandbox.oauth import TokenIssuer
@@ -31,7 +32,7 @@ from ml_connector.sandbox.pipedrive.errors import (
 )
 from ml_connector.sandbox.pipedrive.fields import EntityKind
 from ml_connector.sandbox.pipedrive.fieldsapi import FieldsApi
-from ml_connector.sandbox.pipedrive.limits import BURST_LIMITS, RateLimiter, load_token_costs
+from ml_connector.sandbox.pipedrive.limits import RateLimiter
 from ml_connector.sandbox.pipedrive.payload import ok
 from ml_connector.sandbox.pipedrive.store import Account
 
@@ -69,7 +70,7 @@ class PipedriveServer:
             rotate=config.rotate_refresh_tokens,
             access_prefix="v1u:",
         )
-        self.costs = load_token_costs()
+        self.costs = token_costs()
         self.control = ControlPlane(
             "pipedrive",
             status_response=self.status_response,

@@ -1,6 +1,6 @@
 """Pipedrive's rate limits: a daily company token budget, per-token burst windows, and the 403 ban.
 
-Costs per operation come from ``token_costs.csv`` (the specs' ``x-token-cost``). Choices where the
+Costs and plan limits come from :mod:`ml_connector.pipedrive_plans` (the specs' ``x-token-cost``). Choices where the
 docs are silent, so the connector is tested against the stricter reading:
 
 * a request that passes auth and the limits is charged its full cost, whatever its status (400/404 too);
@@ -14,34 +14,23 @@ docs are silent, so the connector is tested against the stricter reading:
 
 from __future__ import annotations
 
-import csv
 import math
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import resources
-from typing import Literal
 
-AuthKind = Literal["api_token", "oauth"]
+from ml_connector.pipedrive_plans import (
+    BURST_LIMITS,
+    SEARCH_BURST_LIMIT,
+    WINDOW_S,
+    AuthKind,
+    daily_token_budget,
+)
 
-BASE_DAILY_TOKENS = 30_000
-PLAN_MULTIPLIER = {"lite": 1, "growth": 2, "premium": 5, "ultimate": 7}
-BURST_LIMITS: dict[AuthKind, dict[str, int]] = {
-    "api_token": {"lite": 20, "growth": 40, "premium": 100, "ultimate": 120},
-    "oauth": {"lite": 80, "growth": 160, "premium": 400, "ultimate": 480},
-}
-SEARCH_BURST_LIMIT = 10
-WINDOW_S = 2.0
 # The legacy per-user counter of POST/PUT requests a day, still sent as x-daily-requests-left.
 DAILY_WRITE_REQUESTS = 10_000
-
-
-def load_token_costs() -> dict[tuple[str, str], int]:
-    """``(METHOD, route template) -> tokens`` for every route the sandbox serves."""
-    text = resources.files(__package__).joinpath("token_costs.csv").read_text(encoding="utf-8")
-    return {(row["method"], row["path"]): int(row["cost"]) for row in csv.DictReader(text.splitlines())}
 
 
 @dataclass
@@ -69,7 +58,7 @@ class RateLimiter:
 
     def __init__(self, plan: str, seats: int, enforce: bool) -> None:
         self.plan = plan
-        self._default_daily = BASE_DAILY_TOKENS * PLAN_MULTIPLIER[plan] * seats
+        self._default_daily = daily_token_budget(plan, seats)
         self._default_enforce = enforce
         self._lock = threading.Lock()
         self.reset()
