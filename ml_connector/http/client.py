@@ -1,0 +1,166 @@
+"""The one place an HTTP call to Workday or Pipedrive is made: pacing, auth, classification, retry.
+
+Each hook builds an :class:`HttpClient` with its own :data:`Classifier` (what a status or body means
+for that API) and :class:`RequestAuth` (API token, Basic, or a refreshing OAuth bearer). The client:
+
+1. waits for the pacing limiter, if any;
+2. adds the auth headers and sends on a keep-alive session;
+3. turns connection errors and timeouts into :class:`TransientError`;
+4. on a 401 (or what the API uses instead), lets the auth refresh once and sends once more;
+5. hands the response to the classifier, which raises for failures;
+6. retries transient failures by :func:`call_with_retry`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from ml_connector.http.errors import TransientError
+from ml_connector.http.pacing import RollingWindowLimiter
+from ml_connector.http.retry import RetryPolicy, call_with_retry
+
+log = logging.getLogger(__name__)
+
+# Raise an ApiError subclass when the response is a failure; return None when it is usable.
+Classifier = Callable[[requests.Response], None]
+
+
+class RequestAuth(Protocol):
+    """Credentials for one connection, applied per request."""
+
+    def apply(self, headers: dict[str, str]) -> str | None:
+        """Add auth headers; return an opaque marker of the credential used (for refresh-after-401)."""
+
+    def refresh_after_unauthorized(self, used: str | None) -> bool:
+        """A 401 answered a request sent with ``used``: refresh if possible; True to send once more."""
+
+
+class NoAuth:
+    """For calls whose credentials travel in the body (WS-Security) or that need none."""
+
+    def apply(self, headers: dict[str, str]) -> str | None:
+        return None
+
+    def refresh_after_unauthorized(self, used: str | None) -> bool:
+        return False
+
+
+@dataclass
+class HeaderAuth:
+    """A fixed header (``x-api-token``, ``Authorization: Basic ...``); a 401 is final."""
+
+    name: str
+    value: str = field(repr=False)
+
+    def apply(self, headers: dict[str, str]) -> str | None:
+        headers[self.name] = self.value
+        return None
+
+    def refresh_after_unauthorized(self, used: str | None) -> bool:
+        return False
+
+
+class HttpClient:
+    """A keep-alive session for one API with its pacing, auth, classification and retry policy."""
+
+    def __init__(
+        self,
+        system: str,
+        *,
+        classify: Classifier,
+        auth: RequestAuth | None = None,
+        policy: RetryPolicy | None = None,
+        limiter: RollingWindowLimiter | None = None,
+        timeout_s: float = 60.0,
+        verify: bool | str = True,
+        pool_size: int = 8,
+        on_response: Callable[[requests.Response], None] | None = None,
+        is_unauthorized: Callable[[requests.Response], bool] | None = None,
+    ) -> None:
+        self.system = system
+        self.classify = classify
+        self.auth: RequestAuth = auth or NoAuth()
+        self.policy = policy or RetryPolicy()
+        self.limiter = limiter
+        self.timeout_s = timeout_s
+        self.on_response = on_response
+        # Workday SOAP says "expired token" with an HTTP 500 authentication fault, not a 401.
+        self.is_unauthorized = is_unauthorized or (lambda response: response.status_code == 401)
+        self.session = requests.Session()
+        self.session.verify = verify
+        adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Any = None,
+        headers: Mapping[str, str] | None = None,
+        limiter: RollingWindowLimiter | None = None,
+        timeout_s: float | None = None,
+    ) -> requests.Response:
+        """Send until a usable response comes back; raises the classifier's errors or RetriesExhausted."""
+
+        def attempt() -> requests.Response:
+            response = self._send_once(method, url, what, params, json, data, headers, limiter, timeout_s)
+            self.classify(response)
+            return response
+
+        return call_with_retry(attempt, self.policy, what=what)
+
+    def _send_once(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        data: Any,
+        headers: Mapping[str, str] | None,
+        limiter: RollingWindowLimiter | None,
+        timeout_s: float | None,
+    ) -> requests.Response:
+        refreshed = False
+        while True:
+            for window in (self.limiter, limiter):
+                if window is not None:
+                    window.acquire()
+            sent_headers = dict(headers or {})
+            used = self.auth.apply(sent_headers)
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    data=data,
+                    headers=sent_headers,
+                    timeout=timeout_s or self.timeout_s,
+                )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                raise TransientError(self.system, f"{what}: {type(exc).__name__}") from exc
+            except requests.exceptions.ChunkedEncodingError as exc:
+                raise TransientError(self.system, f"{what}: response cut off") from exc
+            if self.on_response is not None:
+                self.on_response(response)
+            if (
+                not refreshed
+                and self.is_unauthorized(response)
+                and self.auth.refresh_after_unauthorized(used)
+            ):
+                log.info("%s: %s answered 401; credential refreshed, sending once more", self.system, what)
+                refreshed = True
+                continue
+            return response
