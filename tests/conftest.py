@@ -20,8 +20,14 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
 os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 
+from starlette.requests import Request  # noqa: E402
+from starlette.responses import JSONResponse, Response  # noqa: E402
+from starlette.routing import Route  # noqa: E402
+
 from ml_connector.sandbox.config import SandboxConfig  # noqa: E402
-from ml_connector.sandbox.runtime import RunningSandbox, run_sandbox  # noqa: E402
+from ml_connector.sandbox.control import ControlPlane, FaultSpec  # noqa: E402
+from ml_connector.sandbox.oauth import TokenIssuer  # noqa: E402
+from ml_connector.sandbox.runtime import RunningSandbox, ServerThread, run_sandbox  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -58,3 +64,35 @@ def make_sandbox() -> Iterator[Callable[..., RunningSandbox]]:
             return stack.enter_context(run_sandbox(config))
 
         yield start
+
+
+@pytest.fixture()
+def probe_server() -> Iterator[str]:
+    """A minimal server behind the sandbox control plane: ``GET /items/{item_id}`` and a bearer-only
+    ``GET /protected`` (token ``good``), for testing the control plane and the HTTP client alone."""
+
+    def status(fault: FaultSpec, key: str) -> Response:
+        return JSONResponse({"error": f"fault on {key}"}, status_code=fault.status)
+
+    def expired(fault: FaultSpec, key: str) -> Response:
+        return JSONResponse({"error": "token expired"}, status_code=401)
+
+    control = ControlPlane("probe", status_response=status, expired_token_response=expired)
+    control.attach_issuer(TokenIssuer(client_id="c", client_secret="s", refresh_token="r"))
+
+    async def item(request: Request) -> Response:
+        return JSONResponse({"id": int(request.path_params["item_id"]), "padding": "x" * 200})
+
+    async def protected(request: Request) -> Response:
+        if request.headers.get("authorization") != "Bearer good":
+            return JSONResponse({"error": "unauthorized"}, status_code=401)
+        return JSONResponse({"ok": True})
+
+    app = control.build_app(
+        [Route("/items/{item_id}", item, methods=["GET"]), Route("/protected", protected, methods=["GET"])]
+    )
+    thread = ServerThread(app).start()
+    try:
+        yield thread.url
+    finally:
+        thread.stop()

@@ -2,104 +2,71 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import requests
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-
-from ml_connector.sandbox.control import ControlPlane, FaultSpec
-from ml_connector.sandbox.oauth import TokenIssuer
-from ml_connector.sandbox.runtime import ServerThread
 
 
-def _status(fault: FaultSpec, key: str) -> Response:
-    return JSONResponse({"error": f"fault on {key}"}, status_code=fault.status)
-
-
-def _expired(fault: FaultSpec, key: str) -> Response:
-    return JSONResponse({"error": "token expired"}, status_code=401)
-
-
-@pytest.fixture()
-def server() -> Iterator[str]:
-    control = ControlPlane("probe", status_response=_status, expired_token_response=_expired)
-    control.attach_issuer(TokenIssuer(client_id="c", client_secret="s", refresh_token="r"))
-
-    async def item(request: Request) -> Response:
-        return JSONResponse({"id": int(request.path_params["item_id"]), "padding": "x" * 200})
-
-    app = control.build_app([Route("/items/{item_id}", item, methods=["GET"])])
-    thread = ServerThread(app).start()
-    try:
-        yield thread.url
-    finally:
-        thread.stop()
-
-
-def test_stats_count_api_calls_by_route_template_and_status(server: str) -> None:
+def test_stats_count_api_calls_by_route_template_and_status(probe_server: str) -> None:
     for i in range(3):
-        assert requests.get(f"{server}/items/{i}", timeout=5).status_code == 200
-    assert requests.get(f"{server}/nowhere", timeout=5).status_code == 404
-    stats = requests.get(f"{server}/_sandbox/stats", timeout=5).json()
+        assert requests.get(f"{probe_server}/items/{i}", timeout=5).status_code == 200
+    assert requests.get(f"{probe_server}/nowhere", timeout=5).status_code == 404
+    stats = requests.get(f"{probe_server}/_sandbox/stats", timeout=5).json()
     assert stats["requests_total"] == 4
     assert stats["by_route"] == {"GET /items/{item_id}": 3, "GET <unmatched>": 1}
     assert stats["by_status"] == {"200": 3, "404": 1}
 
 
-def test_status_fault_hits_only_the_next_n_matching_requests(server: str) -> None:
+def test_status_fault_hits_only_the_next_n_matching_requests(probe_server: str) -> None:
     fault = {"route": "GET /items/{item_id}", "count": 2, "kind": "status", "status": 503}
-    requests.post(f"{server}/_sandbox/faults", json=fault, timeout=5).raise_for_status()
-    codes = [requests.get(f"{server}/items/1", timeout=5).status_code for _ in range(3)]
+    requests.post(f"{probe_server}/_sandbox/faults", json=fault, timeout=5).raise_for_status()
+    codes = [requests.get(f"{probe_server}/items/1", timeout=5).status_code for _ in range(3)]
     assert codes == [503, 503, 200]
 
 
-def test_status_fault_with_custom_body(server: str) -> None:
+def test_status_fault_with_custom_body(probe_server: str) -> None:
     fault = {"kind": "status", "status": 403, "body": "<html>blocked</html>", "content_type": "text/html"}
-    requests.post(f"{server}/_sandbox/faults", json=fault, timeout=5).raise_for_status()
-    response = requests.get(f"{server}/items/1", timeout=5)
+    requests.post(f"{probe_server}/_sandbox/faults", json=fault, timeout=5).raise_for_status()
+    response = requests.get(f"{probe_server}/items/1", timeout=5)
     assert response.status_code == 403
     assert response.headers["content-type"].startswith("text/html")
     assert response.text == "<html>blocked</html>"
 
 
-def test_drop_fault_closes_the_connection_without_a_response(server: str) -> None:
-    requests.post(f"{server}/_sandbox/faults", json={"kind": "drop"}, timeout=5).raise_for_status()
+def test_drop_fault_closes_the_connection_without_a_response(probe_server: str) -> None:
+    requests.post(f"{probe_server}/_sandbox/faults", json={"kind": "drop"}, timeout=5).raise_for_status()
     with pytest.raises(requests.ConnectionError):
-        requests.get(f"{server}/items/1", timeout=5)
-    assert requests.get(f"{server}/items/1", timeout=5).status_code == 200
+        requests.get(f"{probe_server}/items/1", timeout=5)
+    assert requests.get(f"{probe_server}/items/1", timeout=5).status_code == 200
 
 
-def test_malformed_fault_truncates_the_real_body(server: str) -> None:
-    requests.post(f"{server}/_sandbox/faults", json={"kind": "malformed"}, timeout=5).raise_for_status()
-    response = requests.get(f"{server}/items/1", timeout=5)
+def test_malformed_fault_truncates_the_real_body(probe_server: str) -> None:
+    requests.post(f"{probe_server}/_sandbox/faults", json={"kind": "malformed"}, timeout=5).raise_for_status()
+    response = requests.get(f"{probe_server}/items/1", timeout=5)
     assert response.status_code == 200
     with pytest.raises(ValueError):
         response.json()
 
 
-def test_delay_and_expired_token_faults(server: str) -> None:
+def test_delay_and_expired_token_faults(probe_server: str) -> None:
     faults = [{"kind": "delay", "delay_ms": 50}, {"kind": "expired_token"}]
-    requests.post(f"{server}/_sandbox/faults", json=faults, timeout=5).raise_for_status()
-    delayed = requests.get(f"{server}/items/1", timeout=5)
+    requests.post(f"{probe_server}/_sandbox/faults", json=faults, timeout=5).raise_for_status()
+    delayed = requests.get(f"{probe_server}/items/1", timeout=5)
     assert delayed.status_code == 200 and delayed.elapsed.total_seconds() >= 0.05
-    assert requests.get(f"{server}/items/1", timeout=5).status_code == 401
+    assert requests.get(f"{probe_server}/items/1", timeout=5).status_code == 401
 
 
-def test_invalid_fault_is_rejected_with_the_reason(server: str) -> None:
-    response = requests.post(f"{server}/_sandbox/faults", json={"kind": "explode"}, timeout=5)
+def test_invalid_fault_is_rejected_with_the_reason(probe_server: str) -> None:
+    response = requests.post(f"{probe_server}/_sandbox/faults", json={"kind": "explode"}, timeout=5)
     assert response.status_code == 400
     assert "kind" in response.json()["error"]
 
 
-def test_reset_clears_stats_faults_and_oauth_state(server: str) -> None:
-    requests.get(f"{server}/items/1", timeout=5)
-    requests.post(f"{server}/_sandbox/faults", json={"count": 5}, timeout=5)
-    requests.post(f"{server}/_sandbox/oauth", json={"rotate": True, "ttl_s": 5}, timeout=5)
-    requests.post(f"{server}/_sandbox/reset", timeout=5).raise_for_status()
-    assert requests.get(f"{server}/_sandbox/stats", timeout=5).json()["requests_total"] == 0
-    assert requests.get(f"{server}/_sandbox/faults", timeout=5).json() == {"faults": []}
-    oauth = requests.get(f"{server}/_sandbox/oauth", timeout=5).json()
+def test_reset_clears_stats_faults_and_oauth_state(probe_server: str) -> None:
+    requests.get(f"{probe_server}/items/1", timeout=5)
+    requests.post(f"{probe_server}/_sandbox/faults", json={"count": 5}, timeout=5)
+    requests.post(f"{probe_server}/_sandbox/oauth", json={"rotate": True, "ttl_s": 5}, timeout=5)
+    requests.post(f"{probe_server}/_sandbox/reset", timeout=5).raise_for_status()
+    assert requests.get(f"{probe_server}/_sandbox/stats", timeout=5).json()["requests_total"] == 0
+    assert requests.get(f"{probe_server}/_sandbox/faults", timeout=5).json() == {"faults": []}
+    oauth = requests.get(f"{probe_server}/_sandbox/oauth", timeout=5).json()
     assert oauth["refresh_count"] == 0
