@@ -1,0 +1,131 @@
+"""The staging area: Parquet files tasks hand to each other, and state that outlives a run.
+
+Tasks never pass data through XCom. Each step writes ``runs/<dag_id>/<run_id>/<step>.parquet`` under
+one root and the next step reads it, so any task can be cleared and re-run by hand: it re-reads its
+input and replaces its output. State (watermarks, identity map, pushed hashes, pinned field keys)
+lives under ``state/<entity>/``.
+
+The root is an :class:`airflow.sdk.ObjectStoragePath` URL: ``file:///...`` by default, or any fsspec
+URL such as ``s3://aws_default@bucket/ml-connector`` for multi-worker deployments. Writes are atomic:
+a local file is written beside its target and renamed over it; an object store's single PUT already
+is all-or-nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from airflow.sdk import ObjectStoragePath
+
+ROOT_ENV = "ML_CONNECTOR_STAGING_ROOT"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._=-]+")
+
+
+def default_root() -> str:
+    """``$ML_CONNECTOR_STAGING_ROOT``, else ``file://$AIRFLOW_HOME/ml_connector``."""
+    configured = os.environ.get(ROOT_ENV)
+    if configured:
+        return configured
+    home = os.environ.get("AIRFLOW_HOME", os.path.expanduser("~/airflow"))
+    return f"file://{os.path.abspath(home)}/ml_connector"
+
+
+def safe_segment(value: str) -> str:
+    """A run id such as ``scheduled__2026-11-27T00:00:00+00:00`` as one portable path segment."""
+    cleaned = _UNSAFE.sub("_", value).strip("._")
+    if not cleaned:
+        raise ValueError(f"cannot derive a path segment from {value!r}")
+    return cleaned
+
+
+class StagingArea:
+    """Paths and atomic I/O under one root; the only module that touches staging storage."""
+
+    def __init__(self, root: str | ObjectStoragePath | None = None) -> None:
+        self.root = ObjectStoragePath(root or default_root())
+
+    # -- paths ----------------------------------------------------------------------------------------
+    def run_dir(self, dag_id: str, run_id: str) -> ObjectStoragePath:
+        return self.root / "runs" / safe_segment(dag_id) / safe_segment(run_id)
+
+    def stage_path(self, dag_id: str, run_id: str, step: str) -> ObjectStoragePath:
+        """Where ``step`` of one DAG run keeps its output, e.g. ``extracted_customers``."""
+        return self.run_dir(dag_id, run_id) / f"{safe_segment(step)}.parquet"
+
+    def state_path(self, entity: str, name: str) -> ObjectStoragePath:
+        return self.root / "state" / safe_segment(entity) / safe_segment(name)
+
+    # -- atomic I/O -----------------------------------------------------------------------------------
+    def write_bytes(self, path: ObjectStoragePath, data: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.protocol in ("file", "local", ""):
+            local = str(path.path)
+            tmp = f"{local}.{uuid.uuid4().hex}.tmp"
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, local)
+        else:
+            path.write_bytes(data)
+
+    def write_table(self, path: ObjectStoragePath, table: pa.Table) -> None:
+        buffer = io.BytesIO()
+        pq.write_table(table, buffer, compression="zstd")
+        self.write_bytes(path, buffer.getvalue())
+
+    def read_table(self, path: ObjectStoragePath) -> pa.Table:
+        if not path.exists():
+            raise FileNotFoundError(
+                f"staged file {path} does not exist: run the task that produces it first (clear upstream tasks)"
+            )
+        return pq.read_table(io.BytesIO(path.read_bytes()))
+
+    def write_json(self, path: ObjectStoragePath, value: Any) -> None:
+        self.write_bytes(path, json.dumps(value, sort_keys=True, default=str).encode())
+
+    def read_json(self, path: ObjectStoragePath, default: Any = None) -> Any:
+        if not path.exists():
+            return default
+        return json.loads(path.read_bytes())
+
+    # -- retention ------------------------------------------------------------------------------------
+    def iter_run_dirs(self) -> Iterator[ObjectStoragePath]:
+        runs = self.root / "runs"
+        if not runs.exists():
+            return
+        for dag_dir in runs.iterdir():
+            if dag_dir.is_dir():
+                yield from (run for run in dag_dir.iterdir() if run.is_dir())
+
+    def cleanup(self, retention: timedelta, now: datetime | None = None) -> list[str]:
+        """Delete run folders whose newest file is older than ``retention``; state is never touched."""
+        cutoff = (now or datetime.now(UTC)) - retention
+        removed: list[str] = []
+        for run_dir in list(self.iter_run_dirs()):
+            files = [p for p in run_dir.rglob("*") if p.is_file()]
+            newest = max((_modified(p) for p in files), default=None)
+            if newest is None or newest < cutoff:
+                run_dir.fs.rm(str(run_dir.path), recursive=True)
+                removed.append(str(run_dir))
+        return removed
+
+
+def _modified(path: ObjectStoragePath) -> datetime:
+    """Last-modified time across fsspec backends (local ``mtime``, S3 ``LastModified``)."""
+    info = path.stat()
+    value = info.get("mtime") or info.get("LastModified") or info.get("created")
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if value is None:
+        raise ValueError(f"storage reports no modification time for {path}")
+    return datetime.fromtimestamp(float(value), tz=UTC)
