@@ -1,4 +1,4 @@
-"""The ``ml-connector`` command: the sandbox servers and the demo tour."""
+"""The ``ml-connector`` command: the sandbox servers, the demo tour and credential-key rotation."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import get_args
 
 from ml_connector.sandbox.config import PipedrivePlan, SandboxConfig
@@ -85,13 +86,56 @@ def run_sandbox_foreground(config: SandboxConfig) -> int:
     return 0
 
 
+def _rotate_key_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "rotate-key",
+        help="re-encrypt the stored credential state under the newest Fernet key",
+        description=(
+            "Re-encrypt every entry of the credential store under the first key of "
+            "ML_CONNECTOR_FERNET_KEYS. Put the new key first and keep the old one after it, run this "
+            "command, then drop the old key."
+        ),
+    )
+    p.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="state directory (default: $ML_CONNECTOR_STATE_DIR, else $AIRFLOW_HOME/ml_connector/state)",
+    )
+
+
+def rotate_key(state_dir: Path | None) -> int:
+    """Re-encrypt the store; prints the count, or a clear error and exit status 1."""
+    from ml_connector.credentials.keys import KeyConfigError, load_fernet
+    from ml_connector.credentials.vault import TokenVault, VaultError, default_state_dir
+
+    root = (state_dir or default_state_dir()) / "credentials"
+    if not root.is_dir():
+        print(
+            f"ml-connector rotate-key: no credential store at {root}; check --state-dir "
+            "or ML_CONNECTOR_STATE_DIR",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        count = TokenVault(root, load_fernet()).rotate()
+    except (KeyConfigError, VaultError) as exc:
+        print(f"ml-connector rotate-key: {exc}", file=sys.stderr)
+        return 1
+    print(f"re-encrypted {count} credential entries under the primary key in {root}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ml-connector", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _sandbox_parser(sub)
     demo = sub.add_parser("demo", help="start the sandbox and run a tour of both APIs against it")
     add_sandbox_arguments(demo)
+    _rotate_key_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "rotate-key":
+        return rotate_key(args.state_dir)
     config = config_from_args(args)
     if args.command == "sandbox":
         return run_sandbox_foreground(config)
