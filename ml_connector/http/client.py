@@ -8,7 +8,8 @@ for that API) and :class:`RequestAuth` (API token, Basic, or a refreshing OAuth 
 3. turns connection errors and timeouts into :class:`TransientError`;
 4. on a 401 (or what the API uses instead), lets the auth refresh once and sends once more;
 5. hands the response to the classifier, which raises for failures;
-6. retries transient failures by :func:`call_with_retry`.
+6. retries transient failures by :func:`call_with_retry`;
+7. reports a rejected credential to ``on_rejected`` (an alert) before raising it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any, Protocol
 import requests
 from requests.adapters import HTTPAdapter
 
-from ml_connector.http.errors import TransientError
+from ml_connector.http.errors import CredentialRejected, TransientError
 from ml_connector.http.pacing import RollingWindowLimiter
 from ml_connector.http.retry import RetryPolicy, call_with_retry
 
@@ -82,6 +83,7 @@ class HttpClient:
         pool_size: int = 8,
         on_response: Callable[[requests.Response], None] | None = None,
         is_unauthorized: Callable[[requests.Response], bool] | None = None,
+        on_rejected: Callable[[CredentialRejected], None] | None = None,
     ) -> None:
         self.system = system
         self.classify = classify
@@ -92,6 +94,8 @@ class HttpClient:
         self.on_response = on_response
         # Workday SOAP says "expired token" with an HTTP 500 authentication fault, not a 401.
         self.is_unauthorized = is_unauthorized or (lambda response: response.status_code == 401)
+        # A rejected credential needs a person: the hooks pass an alert here.
+        self.on_rejected = on_rejected
         self.session = requests.Session()
         self.session.verify = verify
         adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
@@ -118,7 +122,12 @@ class HttpClient:
             self.classify(response)
             return response
 
-        return call_with_retry(attempt, self.policy, what=what)
+        try:
+            return call_with_retry(attempt, self.policy, what=what)
+        except CredentialRejected as exc:
+            if self.on_rejected is not None:
+                self.on_rejected(exc)
+            raise
 
     def _send_once(
         self,

@@ -1,0 +1,392 @@
+"""``PipedriveHook``: the Pipedrive connection, its credentials, pacing and budget, and a typed v2 API.
+
+The hook owns the connection and nothing else: it knows how to talk to Pipedrive politely (never past
+the burst window, never below the daily reserve, retrying only what retrying can fix) and returns
+records as plain dicts. What records mean to Workday is the mapping layer's business.
+
+Every call goes through one :class:`~ml_connector.http.client.HttpClient`; the burst and search
+windows are shared by all hooks of the same connection and credential in the process.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+import requests
+from airflow.sdk import BaseHook
+
+from ml_connector.credentials.alerts import log_credential_alert
+from ml_connector.hooks.pipedrive_budget import TokenBudget
+from ml_connector.hooks.pipedrive_config import PipedriveConfig, parse_connection
+from ml_connector.hooks.pipedrive_http import (
+    SYSTEM,
+    Limiters,
+    PipedriveClassifier,
+    credential_fingerprint,
+    operation,
+    pause_if_spent,
+    request_operation,
+    shared_limiters,
+)
+from ml_connector.http.client import HeaderAuth, HttpClient, RequestAuth
+from ml_connector.http.errors import ApiError, BudgetExhausted, CredentialRejected, EdgeBlocked
+from ml_connector.http.retry import RetryPolicy
+from ml_connector.pipedrive_plans import daily_token_budget
+
+if TYPE_CHECKING:
+    from ml_connector.credentials.vault import TokenVault
+
+log = logging.getLogger(__name__)
+
+Entity = Literal["organization", "person"]
+PipedriveRecord = dict[str, Any]
+T = TypeVar("T")
+R = TypeVar("R")
+
+_PLURAL: dict[str, str] = {"organization": "organizations", "person": "persons"}
+MAX_PAGE_SIZE = 500
+MAX_CUSTOM_FIELD_KEYS = 15
+# After one of these every further call would fail the same way, or (edge block) make things worse.
+STOP_ERRORS = (EdgeBlocked, CredentialRejected, BudgetExhausted)
+
+
+def _plural(entity: str) -> str:
+    try:
+        return _PLURAL[entity]
+    except KeyError:
+        raise ValueError(f"entity must be 'organization' or 'person', not {entity!r}") from None
+
+
+def rfc3339(moment: datetime) -> str:
+    """UTC, whole seconds (Pipedrive rejects fractions); a naive datetime is taken as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _Session:
+    """What the hook builds lazily from its connection, once."""
+
+    def __init__(
+        self,
+        config: PipedriveConfig,
+        base_url: Callable[[], str],
+        limiters: Limiters,
+        budget: TokenBudget,
+        client: HttpClient,
+    ) -> None:
+        self.config = config
+        self.base_url = base_url
+        self.limiters = limiters
+        self.budget = budget
+        self.client = client
+
+
+class PipedriveHook(BaseHook):
+    """Pipedrive CRM through API v2 (v1 only for ``users/me``), paced under the plan's limits.
+
+    :param pipedrive_conn_id: Airflow connection of type ``pipedrive``.
+    :param retry_policy: how transient failures are retried (tests pass a fast one).
+    :param vault: OAuth token vault; by default built from the environment when OAuth is used.
+    """
+
+    conn_name_attr = "pipedrive_conn_id"
+    default_conn_name = "pipedrive_default"
+    conn_type = "pipedrive"
+    hook_name = "Pipedrive"
+
+    def __init__(
+        self,
+        pipedrive_conn_id: str = default_conn_name,
+        *,
+        retry_policy: RetryPolicy | None = None,
+        vault: TokenVault | None = None,
+        logger_name: str | None = None,
+    ) -> None:
+        super().__init__(logger_name=logger_name)
+        self.pipedrive_conn_id = pipedrive_conn_id
+        self._retry_policy = retry_policy
+        self._vault = vault
+        self._session: _Session | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(pipedrive_conn_id={self.pipedrive_conn_id!r})"
+
+    # -- connection ------------------------------------------------------------------------------------
+    @property
+    def config(self) -> PipedriveConfig:
+        return self._state().config
+
+    def get_conn(self) -> HttpClient:
+        """The paced, retrying HTTP client of this connection."""
+        return self._state().client
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.client.session.close()
+
+    def _state(self) -> _Session:
+        with self._lock:
+            if self._session is None:
+                self._session = self._connect()
+            return self._session
+
+    def _connect(self) -> _Session:
+        config = parse_connection(self.get_connection(self.pipedrive_conn_id))
+        auth, fingerprint, base_url = self._auth(config)
+        limiters = shared_limiters(config.auth_kind, config.plan, fingerprint)
+        budget = TokenBudget(
+            config.conn_id, daily_token_budget(config.plan, config.seats), config.budget_reserve
+        )
+
+        def on_response(response: requests.Response) -> None:
+            op = request_operation(response)
+            budget.observe(response, op)
+            pause_if_spent(response, limiters, op)
+
+        client = HttpClient(
+            SYSTEM,
+            classify=PipedriveClassifier(config.conn_id, config.auth_kind, config.budget_reserve),
+            auth=auth,
+            policy=self._retry_policy,
+            limiter=limiters.burst,
+            timeout_s=config.timeout,
+            verify=config.verify_tls,
+            on_response=on_response,
+            on_rejected=log_credential_alert,
+        )
+        log.info(
+            "Pipedrive connection '%s': %s, plan %s, %s",
+            config.conn_id,
+            config.base_url,
+            config.plan,
+            config.auth_kind,
+        )
+        return _Session(config, base_url, limiters, budget, client)
+
+    def _auth(self, config: PipedriveConfig) -> tuple[RequestAuth, str, Callable[[], str]]:
+        """The request auth, a fingerprint of the credential, and where calls go."""
+        if config.auth_kind == "api_token":
+            assert config.api_token is not None  # the config validator guarantees it
+            token = config.api_token.get_secret_value()
+            return HeaderAuth("x-api-token", token), credential_fingerprint(token), lambda: config.base_url
+        from ml_connector.credentials.oauth import OAuthTokenSource
+        from ml_connector.credentials.vault import TokenVault
+
+        assert config.client_id and config.client_secret is not None and config.refresh_token is not None
+        refresh_token = config.refresh_token.get_secret_value()
+        source = OAuthTokenSource(
+            conn_id=config.conn_id,
+            system=SYSTEM,
+            token_url=config.oauth_token_url,
+            client_id=config.client_id,
+            client_secret=config.client_secret.get_secret_value(),
+            refresh_token=refresh_token,
+            vault=self._vault if self._vault is not None else TokenVault.from_environment(),
+            client_auth="basic",
+            timeout_s=config.timeout,
+            verify=config.verify_tls,
+            policy=self._retry_policy,
+        )
+
+        def api_domain() -> str:
+            """OAuth calls go to the token's ``api_domain``, the company's own host."""
+            domain = source.token().extras.get("api_domain")
+            return str(domain).rstrip("/") if domain else config.base_url
+
+        return source, credential_fingerprint(f"{config.client_id}:{refresh_token}"), api_domain
+
+    # -- the one call path -----------------------------------------------------------------------------
+    def _call(self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None) -> Any:
+        """Send one operation within the budget and the windows; return its ``data``-bearing JSON body."""
+        state = self._state()
+        op = operation(method, path)
+        with state.budget.admit(op):
+            response = state.client.request(
+                method,
+                state.base_url() + path,
+                what=f"{method} {path}",
+                params=params,
+                json=json,
+                limiter=state.limiters.search if op.is_search else None,
+            )
+        return response.json()
+
+    def _pages(self, path: str, params: dict[str, Any]) -> Iterator[tuple[Any, dict[str, Any]]]:
+        """Follow ``additional_data.next_cursor`` until it is null; one page at a time."""
+        cursor: str | None = None
+        while True:
+            body = self._call("GET", path, params={**params, **({"cursor": cursor} if cursor else {})})
+            yield body.get("data"), body
+            cursor = (body.get("additional_data") or {}).get("next_cursor")
+            if not cursor:
+                return
+
+    # -- records ---------------------------------------------------------------------------------------
+    def iter_pages(
+        self,
+        entity: Entity,
+        *,
+        updated_since: datetime | None = None,
+        custom_fields: Sequence[str] | None = None,
+        org_id: int | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> Iterator[list[PipedriveRecord]]:
+        """Every live record, a page at a time (only one page in memory), by cursor, oldest id first.
+
+        ``custom_fields`` limits the custom fields returned (at most 15 keys); ``org_id`` (persons only)
+        lists the persons of one organization.
+        """
+        plural = _plural(entity)
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be 1 to {MAX_PAGE_SIZE}, not {page_size}")
+        params: dict[str, Any] = {"limit": page_size}
+        if updated_since is not None:
+            params["updated_since"] = rfc3339(updated_since)
+        if custom_fields is not None:
+            keys = list(custom_fields)
+            if not keys or len(keys) > MAX_CUSTOM_FIELD_KEYS:
+                raise ValueError(f"custom_fields takes 1 to {MAX_CUSTOM_FIELD_KEYS} keys, not {len(keys)}")
+            params["custom_fields"] = ",".join(keys)
+        if org_id is not None:
+            if entity != "person":
+                raise ValueError("org_id filters persons only")
+            params["org_id"] = org_id
+        for data, _ in self._pages(f"/api/v2/{plural}", params):
+            yield list(data or [])
+
+    def get(self, entity: Entity, record_id: int) -> PipedriveRecord | None:
+        """One live record, or ``None`` if it does not exist or was deleted."""
+        try:
+            body = self._call("GET", f"/api/v2/{_plural(entity)}/{int(record_id)}")
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return dict(body["data"])
+
+    def create(self, entity: Entity, payload: dict[str, Any]) -> PipedriveRecord:
+        """POST a new record (v2 body: custom fields under ``custom_fields``); returns it as stored."""
+        return dict(self._call("POST", f"/api/v2/{_plural(entity)}", json=payload)["data"])
+
+    def patch(self, entity: Entity, record_id: int, payload: dict[str, Any]) -> PipedriveRecord:
+        """Change only the given fields of a record; returns it as stored."""
+        path = f"/api/v2/{_plural(entity)}/{int(record_id)}"
+        return dict(self._call("PATCH", path, json=payload)["data"])
+
+    def delete(self, entity: Entity, record_id: int) -> None:
+        """Soft delete (Pipedrive purges after 30 days); a missing record raises ``ApiError`` 404."""
+        self._call("DELETE", f"/api/v2/{_plural(entity)}/{int(record_id)}")
+
+    def search(
+        self,
+        entity: Entity,
+        term: str,
+        *,
+        fields: Sequence[str] | None = None,
+        exact_match: bool = True,
+    ) -> list[dict[str, Any]]:
+        """All hits as Pipedrive gives them: ``{"result_score": float, "item": {...}}``, best first.
+
+        Search is paced separately (10 per 2 s) and costs 20 tokens a page; the index can lag behind
+        recent writes, so it is no proof that a record is absent.
+        """
+        params: dict[str, Any] = {"term": term, "exact_match": "true" if exact_match else "false"}
+        params["limit"] = MAX_PAGE_SIZE
+        if fields:
+            params["fields"] = ",".join(fields)
+        hits: list[dict[str, Any]] = []
+        for data, _ in self._pages(f"/api/v2/{_plural(entity)}/search", params):
+            hits.extend((data or {}).get("items") or [])
+        return hits
+
+    # -- field definitions (v2 Fields API) -------------------------------------------------------------
+    def list_fields(self, entity: Entity) -> list[dict[str, Any]]:
+        """Every field definition (system and custom) with ``field_code``, ``field_type``, ``options``."""
+        fields: list[dict[str, Any]] = []
+        for data, _ in self._pages(f"/api/v2/{entity}Fields", {"limit": MAX_PAGE_SIZE}):
+            fields.extend(data or [])
+        return fields
+
+    def create_field(
+        self, entity: Entity, name: str, field_type: str, options: Sequence[str] | None = None
+    ) -> dict[str, Any]:
+        """A new custom field; ``options`` are the labels of an enum or set field."""
+        _plural(entity)
+        body: dict[str, Any] = {"field_name": name, "field_type": field_type}
+        if options is not None:
+            body["options"] = [{"label": label} for label in options]
+        return dict(self._call("POST", f"/api/v2/{entity}Fields", json=body)["data"])
+
+    def add_field_options(
+        self, entity: Entity, field_code: str, labels: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        """Add options to an enum/set field in one atomic call; returns the new ``{id, label}``."""
+        _plural(entity)
+        path = f"/api/v2/{entity}Fields/{field_code}/options"
+        return list(self._call("POST", path, json=[{"label": label} for label in labels])["data"])
+
+    # -- concurrency -----------------------------------------------------------------------------------
+    def map_concurrently(
+        self, fn: Callable[[T], R], items: Iterable[T], max_workers: int = 4
+    ) -> list[tuple[T, R | Exception]]:
+        """Run ``fn`` over ``items`` on ``max_workers`` threads; results in input order.
+
+        A failed item keeps its exception and the others go on. After an edge block, a refused
+        credential or an exhausted budget nothing more is sent: every item not yet started gets that
+        error, so the caller can tell what was deferred.
+        """
+        work = list(items)
+        self._state()  # connect once, before the threads race to do it
+        stop: list[Exception] = []
+        stop_lock = threading.Lock()
+
+        def run(item: T) -> R | Exception:
+            with stop_lock:
+                if stop:
+                    return stop[0]
+            try:
+                return fn(item)
+            except Exception as exc:
+                if isinstance(exc, STOP_ERRORS):
+                    with stop_lock:
+                        stop.append(exc)
+                return exc
+
+        with ThreadPoolExecutor(max_workers=max(1, max_workers), thread_name_prefix="pipedrive") as pool:
+            results = list(pool.map(run, work))
+        return list(zip(work, results, strict=True))
+
+    # -- budget and health -----------------------------------------------------------------------------
+    @property
+    def tokens_spent(self) -> int:
+        """Tokens this hook's calls cost (charged calls only)."""
+        return self._state().budget.spent
+
+    @property
+    def daily_remaining(self) -> int:
+        """The company's daily tokens left: as Pipedrive last reported, else the plan's budget minus spend."""
+        return self._state().budget.remaining
+
+    def log_usage(self) -> str:
+        """Log (info) and return a one-line summary of calls, tokens spent and the budget left."""
+        summary = self._state().budget.summary()
+        log.info("%s", summary)
+        return summary
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Who the credential belongs to, via ``GET /v1/users/me`` (2 tokens)."""
+        try:
+            user = self._call("GET", "/v1/users/me")["data"]
+        except Exception as exc:
+            return False, str(exc)
+        return True, (
+            f"Connected to Pipedrive company '{user.get('company_name')}' "
+            f"({user.get('company_domain')}) as user {user.get('id')}"
+        )

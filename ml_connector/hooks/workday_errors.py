@@ -1,0 +1,209 @@
+"""What a Workday response means, decided by HTTP status first and only then by the body.
+
+SOAP: every fault is HTTP 500. ``Client.validationError`` never heals (an :class:`ApiError` with each
+``Validation_Error``), ``Client.authenticationError`` is a credential problem (an expired bearer is
+refreshed by the client first, then :class:`CredentialRejected`), any other fault - Workday answers
+throttling with ``Server.processingError`` - and a 500 that is not a SOAP fault are transient.
+REST and RaaS: 429 and 5xx are transient, 401 is a credential problem, other 4xx are final.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+
+import requests
+from lxml import etree
+
+from ml_connector.hooks import workday_xml as wx
+from ml_connector.http.errors import ApiError, CredentialRejected, TransientError
+
+SYSTEM = "workday"
+TRANSIENT_STATUS = frozenset({429, 502, 503, 504})
+_SNIPPET = 200
+
+
+@dataclass(frozen=True)
+class ValidationIssue:
+    message: str | None
+    detail_message: str | None
+    xpath: str | None
+
+    def __str__(self) -> str:
+        parts = [self.message or ""]
+        if self.detail_message and self.detail_message != self.message:
+            parts.append(self.detail_message)
+        if self.xpath:
+            parts.append(f"at {self.xpath}")
+        return " - ".join(p for p in parts if p)
+
+
+class WorkdayValidationError(ApiError):
+    """``SOAP-ENV:Client.validationError``: the request is wrong; the API's messages and Xpaths kept."""
+
+    def __init__(self, message: str, issues: tuple[ValidationIssue, ...], *, status: int) -> None:
+        detail = "; ".join(str(i) for i in issues) or None
+        super().__init__(SYSTEM, message, status=status, detail=detail)
+        self.issues = issues
+
+
+@dataclass(frozen=True)
+class SoapFault:
+    code: str  # local part, e.g. "Client.validationError"
+    message: str
+    issues: tuple[ValidationIssue, ...]
+
+
+def soap_fault(root: wx.Element) -> SoapFault | None:
+    payload = wx.body_payload(root)
+    if payload is None or wx.local(payload) != "Fault":
+        return None
+    code = wx.text(payload, "faultcode") or ""
+    issues = tuple(
+        ValidationIssue(wx.text(e, "Message"), wx.text(e, "Detail_Message"), wx.text(e, "Xpath"))
+        for e in payload.iter()
+        if wx.local(e) == "Validation_Error"
+    )
+    message = wx.text(payload, "faultstring") or code or "SOAP fault"
+    processing = next((e for e in payload.iter() if wx.local(e) == "Processing_Fault"), None)
+    if processing is not None and not issues:
+        detail = wx.text(processing, "Detail_Message")
+        if detail and detail not in message:
+            message = f"{message} ({detail})"
+    return SoapFault(code.rpartition(":")[2], message, issues)
+
+
+def is_auth_fault(response: requests.Response) -> bool:
+    """Workday's SOAP "unauthorized": HTTP 500 carrying ``Client.authenticationError``."""
+    if response.status_code != 500 or b"authenticationError" not in response.content:
+        return False
+    try:
+        fault = soap_fault(wx.parse(response.content))
+    except (etree.XMLSyntaxError, ApiError):
+        return False
+    return fault is not None and fault.code == "Client.authenticationError"
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    try:
+        return float(response.headers.get("Retry-After", ""))
+    except ValueError:
+        return None
+
+
+class SoapClassifier:
+    """Classifies a SOAP response; a usable body is parsed once here and handed to the caller.
+
+    The parse happens inside the retry loop so a truncated 200 body is retried like a dropped
+    connection; :meth:`envelope` returns the parsed tree of the response just classified.
+    """
+
+    def __init__(self, conn_id: str, auth_kind: str) -> None:
+        self.conn_id = conn_id
+        self.auth_kind = auth_kind
+        self._last = threading.local()
+
+    def __call__(self, response: requests.Response) -> None:
+        status = response.status_code
+        if status in TRANSIENT_STATUS:
+            raise TransientError(
+                SYSTEM, f"HTTP {status}", status=status, retry_after_s=_retry_after(response)
+            )
+        if status == 500:
+            self._fault_500(response)
+        if not 200 <= status < 300:
+            raise ApiError(SYSTEM, f"unexpected HTTP {status}", status=status, detail=_snippet(response))
+        try:
+            root = wx.parse(response.content)
+        except etree.XMLSyntaxError as exc:
+            raise TransientError(SYSTEM, f"unreadable SOAP response ({exc.msg})", status=status) from None
+        fault = soap_fault(root)
+        if fault is not None:
+            self._raise_fault(fault, status)
+        if wx.body_payload(root) is None:
+            raise ApiError(SYSTEM, "the response is not a SOAP envelope with a body", status=status)
+        self._last.pair = (response, root)
+
+    def envelope(self, response: requests.Response) -> wx.Element:
+        pair = getattr(self._last, "pair", None)
+        if pair is not None and pair[0] is response:
+            self._last.pair = None
+            return pair[1]
+        return wx.parse(response.content)
+
+    def _fault_500(self, response: requests.Response) -> None:
+        try:
+            fault = soap_fault(wx.parse(response.content))
+        except (etree.XMLSyntaxError, wx.UnsafeXml):
+            fault = None
+        if fault is None:  # a load balancer's page, or throttling without a fault
+            raise TransientError(SYSTEM, "HTTP 500 without a SOAP fault", status=500)
+        self._raise_fault(fault, 500)
+
+    def _raise_fault(self, fault: SoapFault, status: int) -> None:
+        if fault.code == "Client.validationError":
+            raise WorkdayValidationError(fault.message, fault.issues, status=status)
+        if fault.code == "Client.authenticationError":
+            raise CredentialRejected(SYSTEM, self._auth_advice(fault.message), status=status)
+        raise TransientError(SYSTEM, f"{fault.code}: {fault.message}", status=status)
+
+    def _auth_advice(self, message: str) -> str:
+        if self.auth_kind == "isu":
+            fix = (
+                "check the Integration System User name (login, without @tenant) and password, and that "
+                "the account is active and its password not expired"
+            )
+        else:
+            fix = (
+                "the OAuth access token was refused even after a refresh; check that the API client and "
+                "the refresh token are still valid and the ISU behind them may use this web service"
+            )
+        return f"connection '{self.conn_id}': Workday rejected the credentials ({message}); {fix}"
+
+
+class JsonClassifier:
+    """REST and RaaS: 2xx usable, 401 a credential problem, 429/5xx transient, other 4xx final."""
+
+    def __init__(self, conn_id: str, auth_kind: str) -> None:
+        self.conn_id = conn_id
+        self.auth_kind = auth_kind
+
+    def __call__(self, response: requests.Response) -> None:
+        status = response.status_code
+        if 200 <= status < 300:
+            return
+        message = _json_error(response) or f"HTTP {status}"
+        if status == 429 or status >= 500:
+            raise TransientError(SYSTEM, message, status=status, retry_after_s=_retry_after(response))
+        if status == 401:
+            fix = (
+                "check the ISU user name and password"
+                if self.auth_kind == "isu"
+                else "check the OAuth client and refresh token"
+            )
+            raise CredentialRejected(
+                SYSTEM,
+                f"connection '{self.conn_id}': Workday rejected the credentials ({message}); {fix}",
+                status=status,
+            )
+        raise ApiError(SYSTEM, message, status=status)
+
+
+def _json_error(response: requests.Response) -> str | None:
+    try:
+        body = response.json()
+    except (ValueError, json.JSONDecodeError):
+        return None
+    if not isinstance(body, dict):
+        return None
+    parts = [str(body["error"])] if body.get("error") else []
+    parts += [str(e.get("error")) for e in body.get("errors") or [] if isinstance(e, dict) and e.get("error")]
+    return "; ".join(dict.fromkeys(parts)) or None
+
+
+def _snippet(response: requests.Response) -> str | None:
+    kind = response.headers.get("Content-Type", "")
+    if "json" not in kind and "text/plain" not in kind:
+        return None  # never echo HTML or XML bodies: they may reflect the request
+    return response.text[:_SNIPPET] or None

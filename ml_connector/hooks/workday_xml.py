@@ -1,0 +1,133 @@
+"""Reading Workday SOAP responses safely and fast: a hardened parser and local-name navigation.
+
+Every body goes through one lxml parser that neither resolves entities, loads DTDs nor touches the
+network, and a document declaring a DOCTYPE is refused outright (no Workday response has one; an XXE
+or billion-laughs payload does). Elements are found by local name, ignoring namespaces, so a tenant
+whose WSDL version adds, drops or re-namespaces elements still reads.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from typing import Any
+
+from lxml import etree
+
+from ml_connector.http.errors import ApiError
+
+WD_NS = "urn:com.workday/bsvc"
+Element = Any  # lxml's _Element; lxml ships no usable stubs for it
+
+_PARSER = etree.XMLParser(
+    resolve_entities=False,
+    no_network=True,
+    load_dtd=False,
+    huge_tree=True,  # a 999-record page is ~8 MB with deep nesting
+    remove_comments=True,
+    remove_pis=True,
+)
+_DOCTYPE_SCAN = 4096  # a DOCTYPE must come before the root element, so it sits near the start
+
+
+class UnsafeXml(ApiError):
+    """The response declared a DTD: refused without reading it (XXE, entity expansion)."""
+
+
+def parse(body: bytes, *, system: str = "workday") -> Element:
+    """Parse one response body; raises :class:`UnsafeXml` or ``etree.XMLSyntaxError``."""
+    head = body[:_DOCTYPE_SCAN].upper()
+    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+        raise UnsafeXml(
+            system, "response refused: it declares a DOCTYPE (DTDs and entities are not accepted)"
+        )
+    root = etree.fromstring(body, _PARSER)
+    if root.getroottree().docinfo.doctype:
+        raise UnsafeXml(
+            system, "response refused: it declares a DOCTYPE (DTDs and entities are not accepted)"
+        )
+    return root
+
+
+def local(el: Element) -> str:
+    tag = el.tag
+    if not isinstance(tag, str):
+        return ""
+    return tag[tag.rfind("}") + 1 :]
+
+
+def attr(el: Element, name: str) -> str | None:
+    """An attribute by local name (``wd:type``, ``type`` and ``{urn:...}type`` alike)."""
+    value = el.get(_wd(name))  # the usual case first: Workday's own namespace
+    if value is None:
+        value = el.get(name)
+    if value is not None:
+        return str(value)
+    for key, other in el.attrib.items():
+        if key.endswith("}" + name):
+            return str(other)
+    return None
+
+
+def children(el: Element | None, name: str) -> Iterator[Element]:
+    """Child elements named ``name`` in any (or no) namespace; lxml filters in C."""
+    if el is None:
+        return iter(())
+    return el.iterchildren(_any_ns(name))  # type: ignore[no-any-return]
+
+
+def child(el: Element | None, path: str) -> Element | None:
+    """The first element at ``A/B/C`` (local names), or None."""
+    for step in _steps(path):
+        if el is None:
+            return None
+        el = next(el.iterchildren(step), None)
+    return el
+
+
+@functools.lru_cache(maxsize=1024)
+def _any_ns(name: str) -> str:
+    return "{*}" + name
+
+
+@functools.lru_cache(maxsize=1024)
+def _steps(path: str) -> tuple[str, ...]:
+    return tuple(_any_ns(step) for step in path.split("/"))
+
+
+@functools.lru_cache(maxsize=256)
+def _wd(name: str) -> str:
+    return f"{{{WD_NS}}}{name}"
+
+
+def text(el: Element | None, path: str | None = None) -> str | None:
+    """Stripped text at ``path`` (or of ``el``), None when absent or empty."""
+    target = child(el, path) if path else el
+    if target is None or target.text is None:
+        return None
+    value = str(target.text).strip()
+    return value or None
+
+
+def flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true")
+
+
+def ids(ref: Element | None) -> dict[str, str]:
+    """A ``*_Reference``'s IDs by type: ``{"WID": ..., "Customer_ID": ...}``."""
+    found: dict[str, str] = {}
+    for id_el in children(ref, "ID"):
+        value = text(id_el)
+        if value:
+            found.setdefault(attr(id_el, "type") or "", value)
+    return found
+
+
+def body_payload(root: Element) -> Element | None:
+    """The single element inside ``Envelope/Body`` (a ``*_Response`` or a ``Fault``)."""
+    if local(root) != "Envelope":
+        return None
+    body = child(root, "Body")
+    if body is None:
+        return None
+    return next((c for c in body if isinstance(c.tag, str)), None)

@@ -1,0 +1,62 @@
+"""Shared helpers for the WorkdayHook integration tests: sandbox control calls and connection forms."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlencode
+
+import requests
+
+from ml_connector.http.retry import RetryPolicy
+from ml_connector.sandbox.runtime import RunningSandbox
+
+FAST = RetryPolicy(max_attempts=4, base_delay_s=0.01, max_delay_s=0.05, rng=random.Random(0))
+REVENUE_POST = "POST /ccx/service/{tenant}/Revenue_Management/{version}"
+RESOURCE_POST = "POST /ccx/service/{tenant}/Resource_Management/{version}"
+TOKEN_POST = "POST /ccx/oauth2/{tenant}/token"
+REST_GET = "GET /ccx/api/customerAccounts/v1/{tenant}/customers"
+RAAS_GET = "GET /ccx/service/customreport2/{tenant}/{owner}/{report}"
+OWNER = "ISU_ML_Connector"
+
+
+def control(sandbox: RunningSandbox, method: str, path: str, body: Any = None) -> Any:
+    response = requests.request(method, f"{sandbox.workday_url}/_sandbox{path}", json=body, timeout=30)
+    response.raise_for_status()
+    return response.json()
+
+
+def by_route(sandbox: RunningSandbox) -> dict[str, int]:
+    return dict(control(sandbox, "GET", "/stats")["by_route"])
+
+
+def summary(sandbox: RunningSandbox) -> dict[str, Any]:
+    return dict(control(sandbox, "GET", "/workday/summary"))
+
+
+def oauth_uri(sandbox: RunningSandbox, **extra: Any) -> str:
+    """The sandbox's OAuth connection URI with more extras appended."""
+    return sandbox.workday_conn_uri + ("&" + urlencode(extra) if extra else "")
+
+
+def isu_json(sandbox: RunningSandbox, password: str | None = None, **extra: Any) -> str:
+    """An ISU connection as Airflow's JSON form."""
+    w = sandbox.config.workday
+    host, port = sandbox.workday_url.removeprefix("http://").split(":")
+    return json.dumps(
+        {
+            "conn_type": "workday",
+            "host": host,
+            "port": int(port),
+            "schema": w.tenant,
+            "login": w.isu_username,
+            "password": password or w.isu_password,
+            "extra": {"auth_kind": "isu", "protocol": "http", **extra},
+        }
+    )
+
+
+def flat(pages: Iterator[list[Any]]) -> list[Any]:
+    return [record for page in pages for record in page]
