@@ -14,11 +14,38 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 
+
+def _metadata_db(home: str) -> str:
+    """PostgreSQL, as production Airflow uses it, in a database of this session's own; SQLite only
+    where no server answers (a bare developer machine)."""
+    if url := os.environ.get("ML_CONNECTOR_TEST_DB_URL"):
+        return url
+    try:
+        import psycopg2
+
+        admin = psycopg2.connect(
+            host="127.0.0.1", port=5432, user="postgres", dbname="postgres", connect_timeout=2
+        )
+    except Exception:
+        return f"sqlite:///{home}/airflow.db"
+    name = f"ml_connector_test_{os.getpid()}"
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        cur.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+    _CREATED_DATABASES.append(name)
+    return f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
+
+
+_CREATED_DATABASES: list[str] = []
+
 # Airflow reads its settings at import: point it at a throwaway home before anything imports it.
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="ml-connector-airflow-"))
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
 os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = _metadata_db(os.environ["AIRFLOW_HOME"])
 
 from starlette.requests import Request  # noqa: E402
 from starlette.responses import JSONResponse, Response  # noqa: E402
@@ -96,3 +123,35 @@ def probe_server() -> Iterator[str]:
         yield thread.url
     finally:
         thread.stop()
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Iterator[str]:
+    """A freshly initialised Airflow metadata database for tests that run DAGs."""
+    from airflow.utils import db
+
+    db.resetdb()
+    yield os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Drop this session's PostgreSQL database (connections are closed first)."""
+    if not _CREATED_DATABASES:
+        return
+    try:
+        from airflow import settings
+
+        if settings.engine is not None:
+            settings.engine.dispose()
+        import psycopg2
+
+        admin = psycopg2.connect(
+            host="127.0.0.1", port=5432, user="postgres", dbname="postgres", connect_timeout=2
+        )
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            for name in _CREATED_DATABASES:
+                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+    except Exception as exc:  # cleanup must never turn a green run red
+        print(f"could not drop the test databases {_CREATED_DATABASES}: {exc}")

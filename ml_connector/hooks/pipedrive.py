@@ -380,6 +380,18 @@ class PipedriveHook(BaseHook):
         log.info("%s", summary)
         return summary
 
+    def refresh_credentials(self) -> str:
+        """Fail fast before a run: an OAuth access token is made valid now (refreshed when near expiry);
+        an API token is checked with ``GET /v1/users/me``. Raises the hook's errors."""
+        from ml_connector.credentials.oauth import OAuthTokenSource
+
+        auth = self._state().client.auth
+        if isinstance(auth, OAuthTokenSource):
+            expires = datetime.fromtimestamp(auth.token().expires_at, UTC)
+            return f"Pipedrive OAuth access token valid until {expires.isoformat(timespec='seconds')}"
+        self._call("GET", "/v1/users/me")
+        return "Pipedrive API token accepted"
+
     def test_connection(self) -> tuple[bool, str]:
         """Who the credential belongs to, via ``GET /v1/users/me`` (2 tokens)."""
         try:

@@ -431,6 +431,18 @@ class WorkdayHook(BaseHook):
         )
         yield from self._soap_records(pages, records.contact)
 
+    def refresh_credentials(self) -> str:
+        """Fail fast before a run: an OAuth access token is made valid now (refreshed when near expiry);
+        an ISU is checked with the smallest SOAP read. Raises the hook's errors, never returns a secret."""
+        from ml_connector.credentials.oauth import OAuthTokenSource
+
+        auth = self._state().soap.auth
+        if isinstance(auth, OAuthTokenSource):
+            expires = datetime.fromtimestamp(auth.token().expires_at, UTC)
+            return f"Workday OAuth access token valid until {expires.isoformat(timespec='seconds')}"
+        next(self.iter_soap_pages(REVENUE, "Get_Customers", "Customer", count=1))
+        return "Workday Integration System User accepted"
+
     def test_connection(self) -> tuple[bool, str]:
         """One smallest read per configured source; never raises, never prints a secret."""
         try:

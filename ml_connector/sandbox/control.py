@@ -34,6 +34,8 @@ class FaultSpec(BaseModel):
 
     route: str = "*"
     count: int = Field(default=1, ge=1)
+    # Let this many matching requests through first: "fail the load half-way".
+    after: int = Field(default=0, ge=0)
     kind: FaultKind = "status"
     status: int = Field(default=500, ge=100, le=599)
     delay_ms: int = Field(default=0, ge=0)
@@ -52,6 +54,7 @@ class OAuthSettings(BaseModel):
 class _ArmedFault:
     def __init__(self, spec: FaultSpec) -> None:
         self.spec = spec
+        self.pass_through = spec.after
         self.remaining = spec.count
 
 
@@ -142,6 +145,9 @@ class ControlPlane:
         with self._lock:
             for armed in self._faults:
                 if armed.spec.route in ("*", route_key):
+                    if armed.pass_through > 0:
+                        armed.pass_through -= 1
+                        return None
                     armed.remaining -= 1
                     if armed.remaining <= 0:
                         self._faults.remove(armed)
@@ -150,7 +156,9 @@ class ControlPlane:
 
     def pending_faults(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [{**a.spec.model_dump(), "remaining": a.remaining} for a in self._faults]
+            return [
+                {**a.spec.model_dump(), "remaining": a.remaining, "passing": a.pass_through} for a in self._faults
+            ]
 
     # -- routes and middleware ----------------------------------------------------------------------
     def routes(self) -> list[BaseRoute]:

@@ -70,3 +70,10 @@ def test_reset_clears_stats_faults_and_oauth_state(probe_server: str) -> None:
     assert requests.get(f"{probe_server}/_sandbox/faults", timeout=5).json() == {"faults": []}
     oauth = requests.get(f"{probe_server}/_sandbox/oauth", timeout=5).json()
     assert oauth["refresh_count"] == 0
+
+
+def test_fault_can_let_the_first_requests_through(probe_server: str) -> None:
+    fault = {"route": "GET /items/{item_id}", "after": 2, "count": 2, "kind": "status", "status": 502}
+    requests.post(f"{probe_server}/_sandbox/faults", json=fault, timeout=5).raise_for_status()
+    codes = [requests.get(f"{probe_server}/items/1", timeout=5).status_code for _ in range(5)]
+    assert codes == [200, 200, 502, 502, 200]

@@ -275,3 +275,26 @@ def test_rest_and_raas_throttle_with_429(make_sandbox: Callable[..., RunningSand
     throttled = requests.get(raas_url(sb, CUSTOMERS_REPORT), auth=isu(sb), timeout=10)
     assert throttled.status_code == 429 and "error" in throttled.json()
     assert "retry-after" not in throttled.headers
+
+
+def test_mutation_can_corrupt_contact_emails(fresh_sandbox: RunningSandbox) -> None:
+    url = f"{fresh_sandbox.workday_url}/_sandbox/workday/mutate"
+    changed = requests.post(url, json={"corrupt_contact_emails": 2}, timeout=30).json()["corrupted_contacts"]
+    assert len(changed) == 2
+    wd = fresh_sandbox.config.workday
+    body = (
+        '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:wd="urn:com.workday/bsvc">'
+        '<soapenv:Header><wsse:Security xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd">'
+        f"<wsse:UsernameToken><wsse:Username>{wd.isu_username}@{wd.tenant}</wsse:Username>"
+        f"<wsse:Password>{wd.isu_password}</wsse:Password></wsse:UsernameToken></wsse:Security></soapenv:Header>"
+        "<soapenv:Body><wd:Get_Business_Entity_Contacts_Request><wd:Response_Filter><wd:Count>999</wd:Count>"
+        "</wd:Response_Filter></wd:Get_Business_Entity_Contacts_Request></soapenv:Body></soapenv:Envelope>"
+    )
+    response = requests.post(
+        f"{fresh_sandbox.workday_url}/ccx/service/{wd.tenant}/Revenue_Management/{wd.api_version}",
+        data=body.encode(),
+        headers={"Content-Type": "text/xml; charset=utf-8"},
+        timeout=30,
+    )
+    assert response.status_code == 200
+    assert response.text.count("@@example") == 2

@@ -473,6 +473,13 @@ class Factory:
             contact, reference=reference, name=name, contact=ContactData(phones=phones, emails=emails)
         )
 
+    def corrupted_contact(self, contact: Contact) -> Contact:
+        """The contact's primary email loses its domain dot and gains a second ``@``."""
+        local = _formatted(contact.name).lower().replace(" ", ".") or "contact"
+        broken = self.email(f"{local}@@example", True)
+        others = tuple(e for e in contact.contact.emails if not e.usage.primary)
+        return replace(contact, contact=replace(contact.contact, emails=(broken, *others)))
+
     def deactivated(self, record: Customer | Supplier) -> Customer | Supplier:
         return replace(record, status=self.catalog.statuses["INACTIVE"])
 

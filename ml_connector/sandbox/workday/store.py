@@ -123,6 +123,9 @@ class MutationSpec(BaseModel):
     update_suppliers: int = Field(default=0, ge=0, le=10_000)
     deactivate_suppliers: int = Field(default=0, ge=0, le=10_000)
     update_contacts: int = Field(default=0, ge=0, le=10_000)
+    # Contacts whose primary email becomes malformed, as a legacy import can leave behind: for
+    # testing that one bad record is rejected while the rest sync.
+    corrupt_contact_emails: int = Field(default=0, ge=0, le=10_000)
     seed: int | None = None
 
 
@@ -289,6 +292,10 @@ class WorkdayStore:
                 out["updated_contacts"].append(
                     write(self.contacts_table, factory.changed_contact(contact, domain))
                 )
+            out["corrupted_contacts"] = [
+                write(self.contacts_table, factory.corrupted_contact(self.contacts_table.latest(k)))
+                for k in pick(self.contacts_table, spec.corrupt_contact_emails, active_only=False)
+            ]
             out["created_customers"] = []
             for _ in range(spec.create_customers):
                 customer = factory.customer(when)
