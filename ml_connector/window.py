@@ -61,9 +61,9 @@ def resolve_window(
         return UpdateWindow(explicit_from, end, "params updated_from/updated_to")
     if mode != "incremental":
         return UpdateWindow(None, now, f"mode {mode}: full scan")
-    start, end = _utc(interval_start), _utc(interval_end)
-    if start is not None and end is not None and start < end:
-        return UpdateWindow(start - overlap, end, "data interval minus overlap")
+    first, last_instant = _utc(interval_start), _utc(interval_end)
+    if first is not None and last_instant is not None and first < last_instant:
+        return UpdateWindow(first - overlap, last_instant, "data interval minus overlap")
     last = _utc(watermark)
     if last is not None:
         return UpdateWindow(last - overlap, now, "last watermark minus overlap (manual run)")
