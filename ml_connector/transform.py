@@ -1,0 +1,312 @@
+"""Extracted Workday records -> the organizations and persons a sync wants in Pipedrive.
+
+:func:`transform` is pure (no I/O, no clock): the same extraction, mapping and aliases always give
+the same tables, row for row, sorted by key. A record that cannot be sent (no name, a malformed
+email, an unknown option...) becomes one ``rejected`` row saying what to fix, and the run goes on.
+
+Identity: an organization's key is the Customer_ID, or for a supplier its Customer_ID cross-link
+when it has one, else the Supplier_ID, so a company that is both is one organization. Persons are
+keyed by Contact_ID and attached through ``org_aliases`` (Supplier_ID -> organization key), which
+the suppliers transform extends with every supplier it reads; the caller persists the returned map
+so contacts of suppliers not extracted this run still resolve. The customers transform needs no
+aliases (a contact's Customer_ID *is* the key) and returns the map unchanged.
+
+Inactive records stay in the output with ``active=False`` and the status field's value
+``Inactive``; whether to write that (``inactive_policy``) is the loader's decision. A person whose
+organization is rejected in this run still goes out with its ``org_key``: the loader writes it once
+that organization exists in Pipedrive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+from pydantic import ValidationError
+
+from ml_connector.mapping import EntityKind, SyncMapping
+from ml_connector.models.workday import WorkdayContact, WorkdayCustomer, WorkdaySupplier
+from ml_connector.transform_values import map_values
+from ml_connector.transform_views import (
+    Organization,
+    clean,
+    organization_key,
+    organization_view,
+    person_view,
+    source_ids,
+)
+
+log = logging.getLogger(__name__)
+
+ORGANIZATIONS_SCHEMA = pa.schema(
+    [
+        ("key", pa.string()),
+        ("name", pa.string()),
+        ("values", pa.string()),
+        ("content_hash", pa.string()),
+        ("active", pa.bool_()),
+        ("source_ids", pa.string()),
+    ]
+)
+PERSONS_SCHEMA = pa.schema(
+    [
+        ("key", pa.string()),
+        ("org_key", pa.string()),
+        ("name", pa.string()),
+        ("values", pa.string()),
+        ("content_hash", pa.string()),
+        ("active", pa.bool_()),
+    ]
+)
+REJECTED_SCHEMA = pa.schema(
+    [
+        ("entity", pa.string()),
+        ("key", pa.string()),
+        ("field", pa.string()),
+        ("reason", pa.string()),
+        ("source_ids", pa.string()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class TransformResult:
+    organizations: pa.Table  # staging step transformed_organizations
+    persons: pa.Table  # transformed_persons
+    rejected: pa.Table  # rejected
+    org_aliases: dict[str, str]  # persist for the next run (state/<entity>/org_aliases.json)
+
+
+def canonical_json(value: Any) -> str:
+    """One spelling per value: sorted keys, no spaces, UTF-8 text kept as is, no NaN."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def content_hash(name: str, values: dict[str, Any]) -> str:
+    """What the loader compares with the last pushed state: a change of any mapped value changes it."""
+    return hashlib.sha256(canonical_json({"name": name, "values": values}).encode("utf-8")).hexdigest()
+
+
+@dataclass
+class _Rejections:
+    rows: list[dict[str, str]] = field(default_factory=list)
+
+    def add(
+        self, entity: EntityKind, key: str, problems: list[tuple[str, str]], record: str, ids: str
+    ) -> None:
+        """One row per record (so counts are per record): every failing field, every fix."""
+        fields = ",".join(dict.fromkeys(f for f, _ in problems))
+        reasons = " ".join(f"{entity.capitalize()} {key} ({record}): {reason}." for _, reason in problems)
+        self.rows.append(
+            {"entity": entity, "key": key, "field": fields, "reason": reasons, "source_ids": ids}
+        )
+
+
+def transform(
+    mapping: SyncMapping, organizations: pa.Table, contacts: pa.Table, org_aliases: dict[str, str]
+) -> TransformResult:
+    """Rebuild the extracted records, map and validate them; see the module docstring for the rules.
+
+    ``organizations`` and ``contacts`` are the extract step's tables (``record_key``, ``payload``,
+    ``kind``); ``org_aliases`` the map persisted by the previous run (empty on the first).
+    """
+    rejected = _Rejections()
+    noun = "customer" if mapping.entity == "customers" else "supplier"
+    aliases = dict(org_aliases)
+    orgs = _organizations(organizations, noun, rejected, aliases if mapping.entity == "suppliers" else None)
+
+    org_rows = []
+    for key in sorted(orgs):
+        record = orgs[key]
+        ids = source_ids(record)
+        values, problems = map_values(mapping.organization, organization_view(record), noun)
+        if problems:
+            rejected.add("organization", key, problems, f"{noun} {record.workday_id}", ids)
+            continue
+        name = str(values.get("name"))
+        org_rows.append(
+            {
+                "key": key,
+                "name": name,
+                "values": canonical_json(values),
+                "content_hash": content_hash(name, values),
+                "active": record.active is not False,
+                "source_ids": ids,
+            }
+        )
+
+    person_rows = _persons(mapping, contacts, orgs, aliases, rejected)
+    rejected.rows.sort(key=lambda r: (r["entity"], r["key"]))
+    log.info(
+        "transform %s: %d organizations, %d persons, %d rejected",
+        mapping.entity,
+        len(org_rows),
+        len(person_rows),
+        len(rejected.rows),
+    )
+    return TransformResult(
+        organizations=pa.Table.from_pylist(org_rows, schema=ORGANIZATIONS_SCHEMA),
+        persons=pa.Table.from_pylist(person_rows, schema=PERSONS_SCHEMA),
+        rejected=pa.Table.from_pylist(rejected.rows, schema=REJECTED_SCHEMA),
+        org_aliases=dict(sorted(aliases.items())),
+    )
+
+
+def _rows(table: pa.Table) -> Iterator[tuple[str, str, str]]:
+    columns = [table.column(name).to_pylist() for name in ("record_key", "payload", "kind")]
+    yield from zip(*columns, strict=True)
+
+
+def _unreadable(exc: ValidationError | ValueError) -> str:
+    """Which attributes failed, without their values (they may be personal data)."""
+    if isinstance(exc, ValidationError):
+        where = sorted({".".join(map(str, e["loc"])) or "record" for e in exc.errors()})
+        return f"its extracted payload could not be read ({'; '.join(where)}); re-run the extract task"
+    return "its extracted payload could not be read; re-run the extract task"
+
+
+def _organizations(
+    table: pa.Table, noun: str, rejected: _Rejections, aliases: dict[str, str] | None
+) -> dict[str, Organization]:
+    """Records by organization key; a key seen twice keeps the last record and is logged. Every record
+    read (also one that loses to a later duplicate) adds its own ID -> key to ``aliases`` if given."""
+    model: type[WorkdayCustomer] | type[WorkdaySupplier] = (
+        WorkdayCustomer if noun == "customer" else WorkdaySupplier
+    )
+    out: dict[str, Organization] = {}
+    seen: Counter[str] = Counter()
+    for record_key, payload, kind in _rows(table):
+        key = record_key or ""
+        if kind != noun:
+            problem = ("kind", f"it was extracted as {kind!r}, not as a {noun}; re-run the extract task")
+            rejected.add("organization", key, [problem], f"{kind} {key}", key)
+            continue
+        try:
+            record = model.model_validate_json(payload)
+        except (ValidationError, ValueError) as exc:
+            rejected.add("organization", key, [("payload", _unreadable(exc))], f"{noun} {key}", key)
+            continue
+        org_key = organization_key(record)
+        if not org_key:
+            problem = ("Workday ID", f"it has no Workday ID; check the {noun} in Workday")
+            rejected.add("organization", key, [problem], f"{noun} {key}", key)
+            continue
+        seen[org_key] += 1
+        out[org_key] = record
+        if aliases is not None:
+            aliases[record.workday_id.strip()] = org_key
+    for org_key, count in sorted(seen.items()):
+        if count > 1:
+            log.warning(
+                "organization %s came %d times in one extraction; keeping the last one read (%s)",
+                org_key,
+                count,
+                source_ids(out[org_key]),
+            )
+    return out
+
+
+def _persons(
+    mapping: SyncMapping,
+    table: pa.Table,
+    orgs: dict[str, Organization],
+    aliases: dict[str, str],
+    rejected: _Rejections,
+) -> list[dict[str, Any]]:
+    contacts = _contacts(table, mapping.entity, orgs, rejected)
+    rows = []
+    for key in sorted(contacts):
+        contact, org_key = contacts[key]
+        parent = _parent(contact)
+        if mapping.entity == "suppliers" and contact.supplier_id:
+            org_key = aliases.get(contact.supplier_id.strip()) or clean(contact.customer_id)
+        values, problems = map_values(mapping.person, person_view(contact, org_key), "contact")
+        if org_key is None:
+            problems.append(
+                (
+                    "organization",
+                    f"its organization is unknown: {parent} was not read in this or an earlier run; "
+                    "check that it exists in Workday and is within the sync, then re-run",
+                )
+            )
+        if problems:
+            rejected.add("person", key, problems, f"contact of {parent}", key)
+            continue
+        name = str(values.get("name"))
+        rows.append(
+            {
+                "key": key,
+                "org_key": org_key,
+                "name": name,
+                "values": canonical_json(values),
+                "content_hash": content_hash(name, values),
+                "active": True,
+            }
+        )
+    return rows
+
+
+def _parent(contact: WorkdayContact) -> str:
+    if clean(contact.supplier_id) and not clean(contact.customer_id):
+        return f"supplier {clean(contact.supplier_id)}"
+    if clean(contact.customer_id):
+        return f"customer {clean(contact.customer_id)}"
+    return f"the Workday record with WID {contact.parent_wid}" if contact.parent_wid else "no Workday record"
+
+
+def _contacts(
+    table: pa.Table, entity: str, orgs: dict[str, Organization], rejected: _Rejections
+) -> dict[str, tuple[WorkdayContact, str | None]]:
+    """The contacts this sync owns, by Contact_ID, with the organization key known so far.
+
+    Customers own contacts with a Customer_ID, suppliers those with a Supplier_ID (a contact with
+    both belongs to both). A contact referenced only by its parent's WID is taken by the sync that
+    read that parent in this run; one that neither sync can place is left out and counted in the log,
+    since rejecting it here would reject it twice, once per sync.
+    """
+    by_wid = {record.wid: key for key, record in orgs.items() if record.wid}
+    out: dict[str, tuple[WorkdayContact, str | None]] = {}
+    seen: Counter[str] = Counter()
+    skipped = 0
+    for record_key, payload, kind in _rows(table):
+        key = record_key or ""
+        if kind != "contact":
+            problem = ("kind", f"it was extracted as {kind!r}, not as a contact; re-run the extract task")
+            rejected.add("person", key, [problem], f"{kind} {key}", key)
+            continue
+        try:
+            contact = WorkdayContact.model_validate_json(payload)
+        except (ValidationError, ValueError) as exc:
+            rejected.add("person", key, [("payload", _unreadable(exc))], f"contact {key}", key)
+            continue
+        customer_id, supplier_id = clean(contact.customer_id), clean(contact.supplier_id)
+        person_key = clean(contact.contact_id)
+        if entity == "customers" and customer_id:
+            org_key: str | None = customer_id
+        elif entity == "suppliers" and supplier_id:
+            org_key = None  # resolved through the aliases
+        elif not customer_id and not supplier_id and contact.parent_wid in by_wid:
+            org_key = by_wid[contact.parent_wid]
+        else:
+            skipped += 1
+            continue
+        if not person_key:
+            problem = ("Workday contact ID", "it has no Contact_ID; check the contact in Workday")
+            rejected.add("person", key, [problem], f"contact {key}", key)
+            continue
+        seen[person_key] += 1
+        out[person_key] = (contact, org_key)
+    for person_key, count in sorted(seen.items()):
+        if count > 1:
+            log.warning(
+                "contact %s came %d times in one extraction; keeping the last one read", person_key, count
+            )
+    if skipped:
+        log.info("%d contacts belong to the other sync or to no record read here; left out", skipped)
+    return out
