@@ -17,9 +17,10 @@ import io
 import json
 import os
 import re
+import threading
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -50,6 +51,9 @@ def safe_segment(value: str) -> str:
 class StagingArea:
     """Paths and atomic I/O under one root; the only module that touches staging storage."""
 
+    # One lock for every append in the process: journal lines from concurrent writers never interleave.
+    _append_lock = threading.Lock()
+
     def __init__(self, root: str | ObjectStoragePath | None = None) -> None:
         self.root = ObjectStoragePath(root or default_root())
 
@@ -63,6 +67,25 @@ class StagingArea:
 
     def state_path(self, entity: str, name: str) -> ObjectStoragePath:
         return self.root / "state" / safe_segment(entity) / safe_segment(name)
+
+    def journal_dir(self, entity: str) -> ObjectStoragePath:
+        """Where unfinished loads of ``entity`` keep their write journals (one file per run)."""
+        return self.state_path(entity, "journal")
+
+    def journal_path(self, entity: str, run_id: str) -> ObjectStoragePath:
+        return self.journal_dir(entity) / f"{safe_segment(run_id)}.jsonl"
+
+    def ledger_path(self, entity: str, day: date | str, run_id: str) -> ObjectStoragePath:
+        """``ledger/<entity>/<YYYY-MM-DD>/<run>.parquet``: the audit rows of one run, kept apart from runs/
+        so that retention of hand-off files never removes them."""
+        day_text = day.isoformat() if isinstance(day, date) else day
+        return (
+            self.root
+            / "ledger"
+            / safe_segment(entity)
+            / safe_segment(day_text)
+            / f"{safe_segment(run_id)}.parquet"
+        )
 
     # -- atomic I/O -----------------------------------------------------------------------------------
     def write_bytes(self, path: ObjectStoragePath, data: bytes) -> None:
@@ -97,6 +120,42 @@ class StagingArea:
         if not path.exists():
             return default
         return json.loads(path.read_bytes())
+
+    # -- append-only journals -------------------------------------------------------------------------
+    def append_line(self, path: ObjectStoragePath, line: str) -> None:
+        """Append one line and make it durable before returning (fsync on local storage).
+
+        Thread-safe within the process. Object stores cannot append: there the file is rewritten whole
+        (one PUT), which is still all-or-nothing per line but costs a read per append.
+        """
+        if "\n" in line:
+            raise ValueError("a journal line must not contain a newline")
+        data = (line + "\n").encode()
+        with self._append_lock:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.protocol in ("file", "local", ""):
+                fd = os.open(str(path.path), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+                try:
+                    os.write(fd, data)
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            else:
+                previous = path.read_bytes() if path.exists() else b""
+                path.write_bytes(previous + data)
+
+    def read_lines(self, path: ObjectStoragePath) -> list[str]:
+        """The complete lines of a journal; a torn last line (a crash mid-write) is left out."""
+        if not path.exists():
+            return []
+        text = path.read_bytes().decode()
+        lines = text.split("\n")
+        return [line for line in lines[:-1] if line.strip()]
+
+    def delete(self, path: ObjectStoragePath) -> None:
+        """Remove one file if it exists."""
+        if path.exists():
+            path.unlink()
 
     # -- retention ------------------------------------------------------------------------------------
     def iter_run_dirs(self) -> Iterator[ObjectStoragePath]:

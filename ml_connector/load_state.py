@@ -1,0 +1,221 @@
+"""The loader's state between runs: identity maps, last-pushed values, carried-over rows, the write journal.
+
+Layout under the staging root (``state/`` is never removed by retention):
+
+- ``state/organizations/identity.parquet``, ``state/persons/identity.parquet``: ``key -> pipedrive_id``,
+  shared by both DAGs (a company that is customer and supplier is one organization).
+- ``state/<entity>/pushed_organizations.parquet``, ``pushed_persons.parquet``: ``key, content_hash,
+  values`` (JSON) as this DAG last wrote them; what the next run diffs against.
+- ``state/<entity>/deferred.parquet``: transformed rows not written yet (budget, missing organization,
+  conflict, failed write) with the reason; the next run takes them first.
+- ``state/<entity>/journal/<run>.jsonl``: one fsync'd line per successful write of a load in progress;
+  its presence means a load did not finish.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+
+from ml_connector.plan import Kind, Known, PlannedOp, Row
+from ml_connector.staging import StagingArea
+
+IDENTITY_SCHEMA = pa.schema([("key", pa.string()), ("pipedrive_id", pa.int64())])
+PUSHED_SCHEMA = pa.schema([("key", pa.string()), ("content_hash", pa.string()), ("values", pa.string())])
+DEFERRED_SCHEMA = pa.schema(
+    [
+        ("kind", pa.string()),
+        ("key", pa.string()),
+        ("org_key", pa.string()),
+        ("values", pa.string()),
+        ("content_hash", pa.string()),
+        ("active", pa.bool_()),
+        ("source_ids", pa.string()),
+        ("reason", pa.string()),
+    ]
+)
+PLURAL: dict[Kind, str] = {"organization": "organizations", "person": "persons"}
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+# -- transformed rows ----------------------------------------------------------------------------------------
+def rows_from_table(kind: Kind, table: pa.Table) -> list[Row]:
+    """Rows of ``transformed_organizations``/``transformed_persons`` (or the deferred file)."""
+    columns = set(table.column_names)
+    rows: list[Row] = []
+    for rec in table.to_pylist():
+        rows.append(
+            Row(
+                kind=kind,
+                key=str(rec["key"]),
+                values=json.loads(rec["values"]),
+                content_hash=str(rec.get("content_hash") or ""),
+                active=bool(rec["active"]) if "active" in columns and rec["active"] is not None else True,
+                org_key=rec.get("org_key") if kind == "person" else None,
+                source_ids=str(rec.get("source_ids") or ""),
+            )
+        )
+    return rows
+
+
+# -- identity -----------------------------------------------------------------------------------------------
+def identity_path(area: StagingArea, kind: Kind) -> Any:
+    return area.state_path(PLURAL[kind], "identity.parquet")
+
+
+def read_identity(area: StagingArea, kind: Kind) -> dict[str, int]:
+    path = identity_path(area, kind)
+    if not path.exists():
+        return {}
+    table = area.read_table(path)
+    return {
+        str(k): int(v)
+        for k, v in zip(table["key"].to_pylist(), table["pipedrive_id"].to_pylist(), strict=True)
+    }
+
+
+def write_identity(area: StagingArea, kind: Kind, identity: Mapping[str, int]) -> None:
+    keys = sorted(identity)
+    table = pa.table({"key": keys, "pipedrive_id": [identity[k] for k in keys]}, schema=IDENTITY_SCHEMA)
+    area.write_table(identity_path(area, kind), table)
+
+
+# -- pushed values ------------------------------------------------------------------------------------------
+def pushed_path(area: StagingArea, entity: str, kind: Kind) -> Any:
+    return area.state_path(entity, f"pushed_{PLURAL[kind]}.parquet")
+
+
+def read_pushed(area: StagingArea, entity: str, kind: Kind) -> dict[str, Known]:
+    path = pushed_path(area, entity, kind)
+    if not path.exists():
+        return {}
+    return {
+        str(rec["key"]): Known(json.loads(rec["values"]), rec["content_hash"])
+        for rec in area.read_table(path).to_pylist()
+    }
+
+
+def write_pushed(area: StagingArea, entity: str, kind: Kind, pushed: Mapping[str, Known]) -> None:
+    keys = sorted(k for k, v in pushed.items() if v.values is not None)
+    table = pa.table(
+        {
+            "key": keys,
+            "content_hash": [pushed[k].content_hash or "" for k in keys],
+            "values": [canonical_json(pushed[k].values) for k in keys],
+        },
+        schema=PUSHED_SCHEMA,
+    )
+    area.write_table(pushed_path(area, entity, kind), table)
+
+
+# -- carried-over rows ----------------------------------------------------------------------------------------
+def deferred_path(area: StagingArea, entity: str) -> Any:
+    return area.state_path(entity, "deferred.parquet")
+
+
+def read_deferred(area: StagingArea, entity: str) -> dict[Kind, list[Row]]:
+    path = deferred_path(area, entity)
+    out: dict[Kind, list[Row]] = {"organization": [], "person": []}
+    if not path.exists():
+        return out
+    table = area.read_table(path)
+    for kind in out:
+        mask = [k == kind for k in table["kind"].to_pylist()]
+        out[kind] = rows_from_table(kind, table.filter(pa.array(mask, type=pa.bool_())))
+    return out
+
+
+def write_deferred(area: StagingArea, entity: str, ops: Iterable[PlannedOp]) -> int:
+    """Replace the carried-over rows with the ``ops`` that still need writing; returns how many."""
+    records = [
+        {
+            "kind": op.kind,
+            "key": op.key,
+            "org_key": op.row.org_key,
+            "values": canonical_json(dict(op.row.values)),
+            "content_hash": op.row.content_hash,
+            "active": op.row.active,
+            "source_ids": op.row.source_ids,
+            "reason": op.reason,
+        }
+        for op in ops
+        if op.row is not None
+    ]
+    path = deferred_path(area, entity)
+    if records or path.exists():
+        area.write_table(path, pa.Table.from_pylist(records, schema=DEFERRED_SCHEMA))
+    return len(records)
+
+
+# -- the journal ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class JournalEntry:
+    run_id: str
+    kind: Kind
+    key: str
+    action: str
+    pipedrive_id: int
+    content_hash: str
+    values: dict[str, Any]
+
+    def to_line(self) -> str:
+        return canonical_json(
+            {
+                "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                "run_id": self.run_id,
+                "kind": self.kind,
+                "key": self.key,
+                "action": self.action,
+                "pipedrive_id": self.pipedrive_id,
+                "content_hash": self.content_hash,
+                "values": self.values,
+            }
+        )
+
+    @classmethod
+    def from_line(cls, line: str) -> JournalEntry:
+        data = json.loads(line)
+        return cls(
+            run_id=str(data["run_id"]),
+            kind=data["kind"],
+            key=str(data["key"]),
+            action=str(data["action"]),
+            pipedrive_id=int(data["pipedrive_id"]),
+            content_hash=str(data.get("content_hash") or ""),
+            values=dict(data["values"]),
+        )
+
+
+class Journal:
+    """The write journal of one load: appended (fsync'd, thread-safe) right after each successful write."""
+
+    def __init__(self, area: StagingArea, entity: str, run_id: str) -> None:
+        self.area = area
+        self.entity = entity
+        self.run_id = run_id
+        self.path = area.journal_path(entity, run_id)
+
+    def append(self, entry: JournalEntry) -> None:
+        self.area.append_line(self.path, entry.to_line())
+
+    def pending(self) -> tuple[list[JournalEntry], list[Any]]:
+        """Entries of every unfinished load of this entity (this run's and earlier ones) and their files."""
+        directory = self.area.journal_dir(self.entity)
+        if not directory.exists():
+            return [], []
+        files = sorted((p for p in directory.iterdir() if p.name.endswith(".jsonl")), key=lambda p: p.name)
+        entries = [JournalEntry.from_line(line) for path in files for line in self.area.read_lines(path)]
+        return entries, files
+
+    def close(self, files: Iterable[Any]) -> None:
+        """Drop journals whose writes are now in the state files (and this run's own)."""
+        for path in [*files, self.path]:
+            self.area.delete(path)
