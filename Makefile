@@ -1,4 +1,5 @@
 # ml-connector developer commands. Every target builds .venv from the pinned versions first.
+DEMO_ARGS ?= --customers 2000 --suppliers 800 --pipedrive-plan ultimate --pipedrive-seats 3
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -33,7 +34,7 @@ pytest: $(STAMP)
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 demo: $(STAMP)
-	$(BIN)/ml-connector demo
+	$(BIN)/ml-connector demo $(DEMO_ARGS)
 
 sandbox: $(STAMP)
 	$(BIN)/ml-connector sandbox $(SANDBOX_ARGS)

@@ -1,119 +1,134 @@
-"""``make demo``: start the sandbox and walk through both APIs the way the connector will use them.
+"""``make demo``: the real sync, end to end, on the sandbox and the project's own Airflow.
 
-The tour is deliberately plain HTTP (requests and zeep), so a newcomer sees the real wire calls:
-a Workday OAuth refresh, one pinned SOAP page of customers, then a Pipedrive custom field, an
-organization created with it and read back.
+1. start the sandbox (thousands of Workday customers and suppliers with contacts);
+2. run both DAGs with ``airflow dags test`` (a full refresh: the first sync);
+3. change Workday (new, updated, deactivated customers and suppliers, contacts with broken emails);
+4. run both DAGs again (incremental, from the watermark);
+5. print per entity and round: read, created, updated, unchanged, rejected, deferred, Pipedrive
+   requests and tokens spent.
+
+Each demo run works in a fresh folder under ``$AIRFLOW_HOME/demo/`` (staging, state, token vault),
+since the sandbox starts from its seed every time.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import requests
-import zeep
-from zeep.transports import Transport
+from cryptography.fernet import Fernet
 
 from ml_connector.sandbox.config import SandboxConfig
 from ml_connector.sandbox.runtime import RunningSandbox, run_sandbox
+from ml_connector.staging import StagingArea
+
+DAG_IDS = {"customers": "workday_customers_to_pipedrive", "suppliers": "workday_suppliers_to_pipedrive"}
+CHANGES = {
+    "create_customers": 12,
+    "update_customers": 25,
+    "deactivate_customers": 5,
+    "create_suppliers": 6,
+    "update_suppliers": 15,
+    "deactivate_suppliers": 3,
+    "update_contacts": 20,
+    "corrupt_contact_emails": 2,
+}
+COLUMNS = ("read", "created", "updated", "unchanged", "rejected", "conflicts", "deferred")
 
 
-def _step(title: str) -> None:
-    print(f"\n== {title}", flush=True)
+def _airflow(*args: str, env: dict[str, str], quiet: bool = False) -> None:
+    command = [str(Path(sys.executable).with_name("airflow")), *args]
+    result = subprocess.run(command, env=env, capture_output=quiet, text=True, check=False)
+    if result.returncode != 0:
+        if quiet:
+            print(result.stdout[-4000:], result.stderr[-4000:], sep="\n", file=sys.stderr)
+        raise RuntimeError(f"'airflow {' '.join(args[:2])}' failed with exit code {result.returncode}")
 
 
-def _single(value: Any) -> Any:
-    return value[0] if isinstance(value, list) else value
+def _stats(url: str) -> dict[str, Any]:
+    return dict(requests.get(f"{url}/_sandbox/stats", timeout=30).json())
 
 
-def _workday_access_token(sandbox: RunningSandbox) -> str:
-    wd = sandbox.config.workday
-    response = requests.post(
-        f"{sandbox.workday_url}/ccx/oauth2/{wd.tenant}/token",
-        data={"grant_type": "refresh_token", "refresh_token": wd.refresh_token},
-        auth=(wd.client_id, wd.client_secret),
-        timeout=30,
-    )
-    response.raise_for_status()
-    token = response.json()
-    print(f"access token issued: type={token['token_type']} expires_in={token['expires_in']}s")
-    return str(token["access_token"])
+def _latest_summary(area: StagingArea, dag_id: str) -> dict[str, Any]:
+    runs = [p for p in (area.root / "runs" / dag_id).iterdir() if (p / "summary.json").exists()]
+    newest = max(runs, key=lambda p: (p / "summary.json").stat()["mtime"])
+    return dict(area.read_json(newest / "summary.json"))
 
 
-def _workday_customer_page(sandbox: RunningSandbox, access_token: str) -> Any:
-    wd = sandbox.config.workday
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {access_token}"
-    url = f"{sandbox.workday_url}/ccx/service/{wd.tenant}/Revenue_Management/{wd.api_version}"
-    client = zeep.Client(  # type: ignore[no-untyped-call]
-        f"{url}?wsdl",
-        transport=Transport(session=session, timeout=60),  # type: ignore[no-untyped-call]
-        settings=zeep.Settings(strict=True, xml_huge_tree=True),
-    )
-    as_of = datetime.now(UTC).replace(microsecond=0)
-    reply = client.service.Get_Customers(
-        Response_Filter={"As_Of_Entry_DateTime": as_of, "Page": 1, "Count": 25},
-        Response_Group={"Include_Reference": True, "Include_Customer_Data": True},
-    )
-    # Get_Customers declares Response_Results and Response_Data as repeating; zeep hands back lists.
-    results = _single(reply.Response_Results)
-    print(
-        f"Get_Customers page {results.Page}/{results.Total_Pages}: "
-        f"{results.Page_Results} of {results.Total_Results} customers (as of {as_of.isoformat()})"
-    )
-    return _single(reply.Response_Data).Customer[0]
+def _counts(summary: dict[str, Any]) -> dict[str, int]:
+    """Organization and person figures of one load summary, added up per column."""
+    totals = dict.fromkeys(COLUMNS, 0)
+    for kind in ("organizations", "persons"):
+        for column in COLUMNS:
+            totals[column] += int((summary.get(kind) or {}).get(column, 0))
+    return totals
 
 
-def _pipedrive_round_trip(sandbox: RunningSandbox, customer: Any) -> None:
-    pd = requests.Session()
-    pd.headers["x-api-token"] = sandbox.config.pipedrive.api_token
-    base = f"{sandbox.pipedrive_url}/api/v2"
-    field = pd.post(
-        f"{base}/organizationFields",
-        json={"field_name": "Workday ID", "field_type": "varchar"},
-        timeout=30,
-    )
-    field.raise_for_status()
-    key = field.json()["data"]["field_code"]
-    print(f"custom field 'Workday ID' created: {key}")
-
-    data = customer.Customer_Data
-    created = pd.post(
-        f"{base}/organizations",
-        json={"name": data.Customer_Name, "custom_fields": {key: data.Customer_ID}},
-        timeout=30,
-    )
-    created.raise_for_status()
-    org_id = created.json()["data"]["id"]
-    print(f"organization created: id={org_id} name={data.Customer_Name!r}")
-
-    read = pd.get(f"{base}/organizations/{org_id}", timeout=30)
-    read.raise_for_status()
-    org = read.json()["data"]
-    print(f"organization read back: Workday ID={org['custom_fields'][key]!r}")
-    print(
-        "rate limit headers: "
-        f"burst {read.headers.get('x-ratelimit-remaining')}/{read.headers.get('x-ratelimit-limit')}, "
-        f"daily tokens {read.headers.get('x-daily-ratelimit-token-remaining')}"
-        f"/{read.headers.get('x-daily-ratelimit-token-limit')}"
-    )
-    if org["custom_fields"][key] != data.Customer_ID:
-        raise RuntimeError("the organization read back does not carry the Workday ID it was created with")
+def _environment(sandbox: RunningSandbox, workdir: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "AIRFLOW_CONN_WORKDAY_DEFAULT": sandbox.workday_conn_uri,
+        "AIRFLOW_CONN_PIPEDRIVE_DEFAULT": sandbox.pipedrive_oauth_conn_uri,
+        "ML_CONNECTOR_FERNET_KEYS": Fernet.generate_key().decode(),
+        "ML_CONNECTOR_STATE_DIR": str(workdir / "state"),
+        "ML_CONNECTOR_STAGING_ROOT": f"file://{workdir / 'staging'}",
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    }
 
 
 def run_demo(config: SandboxConfig) -> int:
+    home = Path(os.environ.get("AIRFLOW_HOME", ".airflow")).resolve()
+    workdir = home / "demo" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     with run_sandbox(config) as sandbox:
-        print(sandbox.banner(), flush=True)
-        _step("Workday: exchange the refresh token for an access token")
-        token = _workday_access_token(sandbox)
-        _step("Workday: one SOAP page of customers, As_Of_Entry_DateTime pinned")
-        customer = _workday_customer_page(sandbox, token)
-        _step("Pipedrive: custom field, organization create and read")
-        _pipedrive_round_trip(sandbox, customer)
-        _step("Sandbox statistics")
-        for url in (sandbox.workday_url, sandbox.pipedrive_url):
-            stats = requests.get(f"{url}/_sandbox/stats", timeout=10).json()
-            extra = f", tokens spent {stats['tokens_spent']}" if "tokens_spent" in stats else ""
-            print(f"{stats['server']}: {stats['requests_total']} requests {stats['by_status']}{extra}")
-    print("\nDemo finished.")
+        env = _environment(sandbox, workdir)
+        area = StagingArea(env["ML_CONNECTOR_STAGING_ROOT"])
+        print(f"Sandbox: Workday {sandbox.workday_url}, Pipedrive {sandbox.pipedrive_url}", flush=True)
+        print(f"Working folder: {workdir}", flush=True)
+        print("Preparing the Airflow metadata database ...", flush=True)
+        _airflow("db", "migrate", env=env, quiet=True)
+        rows: list[tuple[str, str, dict[str, int], int, int, float]] = []
+        rounds = (("first sync", {"mode": "full_refresh"}), ("after changes", {"mode": "incremental"}))
+        for label, conf in rounds:
+            if label == "after changes":
+                changed = requests.post(
+                    f"{sandbox.workday_url}/_sandbox/workday/mutate", json=CHANGES, timeout=60
+                ).json()
+                print(
+                    f"\nWorkday changed: {', '.join(f'{k} {len(v)}' for k, v in changed.items() if isinstance(v, list))}"
+                )
+            for entity, dag_id in DAG_IDS.items():
+                print(f"\n== {dag_id}: {label} ({conf['mode']})", flush=True)
+                before = _stats(sandbox.pipedrive_url)
+                started = time.monotonic()
+                _airflow("dags", "test", dag_id, "-c", json.dumps(conf), env=env, quiet=True)
+                elapsed = time.monotonic() - started
+                after = _stats(sandbox.pipedrive_url)
+                counts = _counts(_latest_summary(area, dag_id))
+                requests_made = after["requests_total"] - before["requests_total"]
+                tokens = after.get("tokens_spent", 0) - before.get("tokens_spent", 0)
+                rows.append((entity, label, counts, requests_made, tokens, elapsed))
+                print(
+                    f"   done in {elapsed:.1f}s: {counts}, {requests_made} Pipedrive requests, {tokens} tokens"
+                )
+    _print_table(rows)
     return 0
+
+
+def _print_table(rows: list[tuple[str, str, dict[str, int], int, int, float]]) -> None:
+    header = ("entity", "round", *COLUMNS, "requests", "tokens", "seconds")
+    table = [header] + [
+        (entity, label, *(str(counts[c]) for c in COLUMNS), str(req), str(tok), f"{secs:.0f}")
+        for entity, label, counts, req, tok, secs in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    print("\nSummary (organizations and persons together; requests and tokens are Pipedrive's)")
+    for row in table:
+        print("  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)))
+    print("\nDemo finished.")

@@ -141,8 +141,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     try:
         from airflow import settings
 
-        if settings.engine is not None:
-            settings.engine.dispose()
+        settings.dispose_orm()
         import psycopg2
 
         admin = psycopg2.connect(

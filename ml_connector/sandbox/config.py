@@ -74,8 +74,23 @@ def workday_connection_uri(base_url: str, creds: WorkdayCredentials) -> str:
     )
 
 
-def pipedrive_connection_uri(base_url: str, creds: PipedriveCredentials, plan: str, seats: int) -> str:
-    """An Airflow connection URI (``AIRFLOW_CONN_PIPEDRIVE_DEFAULT``) pointing at a Pipedrive API domain."""
+def pipedrive_connection_uri(
+    base_url: str, creds: PipedriveCredentials, plan: str, seats: int, *, oauth: bool = False
+) -> str:
+    """An Airflow connection URI (``AIRFLOW_CONN_PIPEDRIVE_DEFAULT``) pointing at a Pipedrive API domain;
+    with ``oauth`` it uses the sandbox's OAuth client (4x the burst limit of an API token)."""
     scheme, _, hostport = base_url.partition("://")
-    extra = urlencode({"auth_kind": "api_token", "plan": plan, "seats": seats, "protocol": scheme})
-    return f"pipedrive://:{quote(creds.api_token, safe='')}@{hostport}/?{extra}"
+    if not oauth:
+        extra = urlencode({"auth_kind": "api_token", "plan": plan, "seats": seats, "protocol": scheme})
+        return f"pipedrive://:{quote(creds.api_token, safe='')}@{hostport}/?{extra}"
+    extra = urlencode(
+        {
+            "auth_kind": "oauth2",
+            "refresh_token": creds.refresh_token,
+            "oauth_token_url": f"{base_url}/oauth/token",
+            "plan": plan,
+            "seats": seats,
+            "protocol": scheme,
+        }
+    )
+    return f"pipedrive://{quote(creds.client_id, safe='')}:{quote(creds.client_secret, safe='')}@{hostport}/?{extra}"

@@ -157,7 +157,8 @@ class ControlPlane:
     def pending_faults(self) -> list[dict[str, Any]]:
         with self._lock:
             return [
-                {**a.spec.model_dump(), "remaining": a.remaining, "passing": a.pass_through} for a in self._faults
+                {**a.spec.model_dump(), "remaining": a.remaining, "passing": a.pass_through}
+                for a in self._faults
             ]
 
     # -- routes and middleware ----------------------------------------------------------------------

@@ -83,6 +83,16 @@ class RunningSandbox:
             self.pipedrive_url, self.config.pipedrive, self.config.pipedrive_plan, self.config.pipedrive_seats
         )
 
+    @property
+    def pipedrive_oauth_conn_uri(self) -> str:
+        return pipedrive_connection_uri(
+            self.pipedrive_url,
+            self.config.pipedrive,
+            self.config.pipedrive_plan,
+            self.config.pipedrive_seats,
+            oauth=True,
+        )
+
     def banner(self) -> str:
         """The lines the CLI prints: URLs and ready-to-use Airflow connections."""
         return "\n".join(

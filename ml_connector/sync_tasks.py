@@ -1,0 +1,265 @@
+"""What each task of a sync DAG does; the DAG factory only wires these together.
+
+Every task re-reads its input from the staging area and replaces its output there, so any task can be
+cleared and re-run by hand; nothing travels through XCom.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, cast
+
+import pyarrow as pa
+from pydantic import BaseModel
+
+from ml_connector.mapping import SyncMapping
+from ml_connector.staging import StagingArea
+from ml_connector.window import MODES, Mode, UpdateWindow, resolve_window
+
+log = logging.getLogger("ml_connector.sync")
+
+Entity = Literal["customers", "suppliers"]
+EXTRACT_SCHEMA = pa.schema([("record_key", pa.string()), ("payload", pa.string()), ("kind", pa.string())])
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """One DAG run as the tasks see it: identity, params, data interval, mapping and staging."""
+
+    dag_id: str
+    run_id: str
+    mapping: SyncMapping
+    area: StagingArea
+    mode: Mode
+    dry_run: bool
+    updated_from: str | None
+    updated_to: str | None
+    interval_start: datetime | None
+    interval_end: datetime | None
+    run_after: datetime
+    run_type: str = "manual"
+    workday_conn_id: str = "workday_default"
+    pipedrive_conn_id: str = "pipedrive_default"
+
+    @property
+    def entity(self) -> Entity:
+        return self.mapping.entity
+
+    @classmethod
+    def from_airflow(
+        cls, mapping: SyncMapping, context: Mapping[str, Any], area: StagingArea | None = None
+    ) -> RunContext:
+        """Build from a task's context; a manual run may have no logical date, so nothing here requires one."""
+        params = dict(context.get("params") or {})
+        mode = str(params.get("mode") or "incremental")
+        if mode not in MODES:
+            raise ValueError(f"param mode must be one of {', '.join(MODES)}, got {mode!r}")
+        dag_run = context["dag_run"]
+        return cls(
+            dag_id=context["dag"].dag_id,
+            run_id=dag_run.run_id,
+            mapping=mapping,
+            area=area or StagingArea(),
+            mode=mode,  # checked against MODES above
+            dry_run=bool(params.get("dry_run", False)),
+            updated_from=params.get("updated_from") or None,
+            updated_to=params.get("updated_to") or None,
+            interval_start=context.get("data_interval_start"),
+            interval_end=context.get("data_interval_end"),
+            run_after=dag_run.run_after or datetime.now(UTC),
+            run_type=str(getattr(dag_run.run_type, "value", dag_run.run_type) or "manual"),
+        )
+
+    # -- staging paths of this run --------------------------------------------------------------------
+    def stage(self, step: str) -> Any:
+        return self.area.stage_path(self.dag_id, self.run_id, step)
+
+    def run_file(self, name: str) -> Any:
+        return self.area.run_dir(self.dag_id, self.run_id) / name
+
+    @property
+    def watermark_path(self) -> Any:
+        return self.area.state_path(self.entity, "watermark.json")
+
+    def window(self) -> UpdateWindow:
+        """A run with a data interval (scheduled, backfill, or triggered for a logical date) takes that
+        interval; a manual run without a logical date continues from the watermark to now."""
+        watermark = (self.area.read_json(self.watermark_path, default={}) or {}).get("updated_to")
+        return resolve_window(
+            mode=self.mode,
+            overlap=timedelta(minutes=self.mapping.overlap_minutes),
+            now=self.run_after,
+            interval_start=self.interval_start,
+            interval_end=self.interval_end,
+            updated_from=self.updated_from,
+            updated_to=self.updated_to,
+            watermark=watermark,
+        )
+
+
+# -- refresh_tokens ----------------------------------------------------------------------------------------
+def refresh_tokens(ctx: RunContext) -> None:
+    """Make both credentials valid now, so a dead refresh token fails the run before any work."""
+    from ml_connector.hooks.pipedrive import PipedriveHook
+    from ml_connector.hooks.workday import WorkdayHook
+
+    for hook in (WorkdayHook(ctx.workday_conn_id), PipedriveHook(ctx.pipedrive_conn_id)):
+        try:
+            log.info("%s", hook.refresh_credentials())
+        finally:
+            hook.close()
+
+
+# -- validate_field_definitions ---------------------------------------------------------------------------
+def validate_fields(ctx: RunContext) -> None:
+    """Resolve the mapping's custom fields to Pipedrive keys (creating what is allowed) before any write."""
+    from ml_connector.fields import validate_field_definitions
+    from ml_connector.hooks.pipedrive import PipedriveHook
+
+    hook = PipedriveHook(ctx.pipedrive_conn_id)
+    try:
+        resolved = validate_field_definitions(hook, ctx.mapping, ctx.area, dry_run=ctx.dry_run)
+        ctx.area.write_json(ctx.run_file("fields.json"), resolved.to_json())
+        log.info("field definitions resolved and pinned (%s)", hook.log_usage())
+    finally:
+        hook.close()
+
+
+# -- extract ------------------------------------------------------------------------------------------------
+def _table(rows: Iterable[tuple[str, str, str]]) -> pa.Table:
+    keys, payloads, kinds = [], [], []
+    for key, payload, kind in rows:
+        keys.append(key)
+        payloads.append(payload)
+        kinds.append(kind)
+    return pa.table({"record_key": keys, "payload": payloads, "kind": kinds}, schema=EXTRACT_SCHEMA)
+
+
+def _rows(pages: Iterable[list[Any]], kind: str, key_attr: str) -> Iterable[tuple[str, str, str]]:
+    for page in pages:
+        for record in cast(list[BaseModel], page):
+            yield str(getattr(record, key_attr)), record.model_dump_json(), kind
+
+
+def extract(ctx: RunContext) -> None:
+    """Read this run's window of Workday records (and all contacts) into the staging area."""
+    from ml_connector.hooks.workday import WorkdayHook
+
+    window = ctx.window()
+    log.info("extract window [%s, %s): %s", window.start, window.end, window.reason)
+    hook = WorkdayHook(ctx.workday_conn_id)
+    try:
+        if ctx.entity == "customers":
+            records = _table(_rows(hook.iter_customers(window.start, window.end), "customer", "workday_id"))
+            parent_attr = "customer_id"
+        else:
+            records = _table(_rows(hook.iter_suppliers(window.start, window.end), "supplier", "workday_id"))
+            parent_attr = "supplier_id"
+        contacts = _table(
+            (key, payload, kind)
+            for key, payload, kind in _rows(hook.iter_contacts(), "contact", "contact_id")
+            if json.loads(payload).get(parent_attr)
+        )
+    finally:
+        hook.close()
+    ctx.area.write_table(ctx.stage("extracted_organizations"), records)
+    ctx.area.write_table(ctx.stage("extracted_contacts"), contacts)
+    meta = {"window": window.to_json(), "organizations": records.num_rows, "contacts": contacts.num_rows}
+    ctx.area.write_json(ctx.run_file("extract.json"), meta)
+    log.info("extracted %d %s and %d contacts", records.num_rows, ctx.entity, contacts.num_rows)
+
+
+# -- transform -----------------------------------------------------------------------------------------------
+def transform(ctx: RunContext) -> None:
+    """Map Workday records to Pipedrive rows; invalid records go to the rejected file, the rest go on."""
+    from ml_connector.transform import transform as run_transform
+
+    aliases_path = ctx.area.state_path("suppliers", "org_aliases.json")
+    aliases = ctx.area.read_json(aliases_path, default={}) or {}
+    result = run_transform(
+        ctx.mapping,
+        ctx.area.read_table(ctx.stage("extracted_organizations")),
+        ctx.area.read_table(ctx.stage("extracted_contacts")),
+        aliases,
+    )
+    ctx.area.write_table(ctx.stage("transformed_organizations"), result.organizations)
+    ctx.area.write_table(ctx.stage("transformed_persons"), result.persons)
+    ctx.area.write_table(ctx.stage("rejected"), result.rejected)
+    if ctx.entity == "suppliers" and result.org_aliases != aliases:
+        ctx.area.write_json(aliases_path, result.org_aliases)
+    log.info(
+        "transformed %d organizations, %d persons; %d rejected",
+        result.organizations.num_rows,
+        result.persons.num_rows,
+        result.rejected.num_rows,
+    )
+
+
+# -- load ------------------------------------------------------------------------------------------------------
+def observed_options(mapping: SyncMapping, tables: Mapping[str, pa.Table]) -> dict[tuple[str, str], set[str]]:
+    """Option labels the data uses for each enum/set field, so missing options can be created first."""
+    seen: dict[tuple[str, str], set[str]] = {}
+    for kind, table in tables.items():
+        specs = [f for f in getattr(mapping, kind).fields if not f.standard and f.type in ("enum", "set")]
+        if not specs or table.num_rows == 0:
+            continue
+        for raw in table.column("values").to_pylist():
+            values = json.loads(raw)
+            for spec in specs:
+                value = values.get(spec.name)
+                labels = value if isinstance(value, list) else [value]
+                seen.setdefault((kind, spec.name), set()).update(
+                    str(v) for v in labels if v not in (None, "")
+                )
+    return seen
+
+
+def load(ctx: RunContext) -> None:
+    """Write the changes to Pipedrive (or only the plan, on a dry run); budget exhaustion defers, not fails."""
+    from ml_connector.fields import validate_field_definitions
+    from ml_connector.hooks.pipedrive import PipedriveHook
+    from ml_connector.load import run_load
+
+    hook = PipedriveHook(ctx.pipedrive_conn_id)
+    try:
+        tables = {
+            "organization": ctx.area.read_table(ctx.stage("transformed_organizations")),
+            "person": ctx.area.read_table(ctx.stage("transformed_persons")),
+        }
+        resolved = validate_field_definitions(
+            hook, ctx.mapping, ctx.area, observed_options(ctx.mapping, tables)
+        )
+        summary = run_load(
+            hook,
+            ctx.area,
+            dag_id=ctx.dag_id,
+            run_id=ctx.run_id,
+            entity=ctx.entity,
+            resolved=resolved,
+            mode=ctx.mode,
+            dry_run=ctx.dry_run,
+        )
+        log.info("load finished: %s (%s)", summary, hook.log_usage())
+    finally:
+        hook.close()
+
+
+# -- report ----------------------------------------------------------------------------------------------------
+def report(ctx: RunContext) -> dict[str, Any]:
+    """Log the run's figures, advance the watermark, and clean staging past its retention."""
+    summary = ctx.area.read_json(ctx.stage("summary").with_suffix(".json"), default=None)
+    if summary is None:
+        raise FileNotFoundError("the load left no summary: clear and re-run the load task")
+    meta = ctx.area.read_json(ctx.run_file("extract.json"), default={}) or {}
+    figures = {"dag_id": ctx.dag_id, "run_id": ctx.run_id, "window": meta.get("window"), **summary}
+    log.info("run summary %s", json.dumps(figures, sort_keys=True, default=str))
+    if not ctx.dry_run and meta.get("window"):
+        ctx.area.write_json(ctx.watermark_path, {"updated_to": meta["window"]["end"], "run_id": ctx.run_id})
+    removed = ctx.area.cleanup(timedelta(days=ctx.mapping.retention_days))
+    if removed:
+        log.info("removed %d staged runs older than %d days", len(removed), ctx.mapping.retention_days)
+    return figures
