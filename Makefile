@@ -43,6 +43,9 @@ airflow: $(STAMP)
 	@mkdir -p $(AIRFLOW_HOME)
 	@echo "Airflow home: $(AIRFLOW_HOME)"
 	@echo "Admin password (written on first start): $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated"
+	$(BIN)/airflow db migrate > /dev/null
+	$(BIN)/airflow pools set workday_api 1 "Workday API calls (ml-connector)" > /dev/null
+	$(BIN)/airflow pools set pipedrive_api 1 "Pipedrive API calls (ml-connector)" > /dev/null
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/airflow standalone
 
 bench: $(STAMP)

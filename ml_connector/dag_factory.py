@@ -10,7 +10,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, CronDataIntervalTimetable, Param, get_current_context, task
+from airflow.sdk import (
+    DAG,
+    CronDataIntervalTimetable,
+    ExceptionRetryPolicy,
+    Param,
+    RetryAction,
+    RetryRule,
+    get_current_context,
+    task,
+)
 
 from ml_connector import sync_tasks
 from ml_connector.mapping import SyncMapping, load_mapping
@@ -36,7 +45,7 @@ window, all contacts) → `transform` (mapping `{mapping_file}`; invalid records
 A manual run continues from the last successful watermark. {no_filter}
 
 **Trigger params**: `mode` = `incremental` | `full_refresh` | `reconcile` (compare every mapped record with
-Pipedrive and correct drift and duplicates), `dry_run` (write the plan, call no Pipedrive write endpoint),
+Pipedrive, correct drift and report duplicates as conflicts), `dry_run` (write the plan, call no Pipedrive write endpoint),
 optional `updated_from` / `updated_to` (ISO datetimes).
 
 **Retries**: every task can be cleared and re-run by hand; it re-reads its staged input and replaces its
@@ -72,6 +81,24 @@ def _doc(mapping: SyncMapping, dag_id: str, mapping_file: Path) -> str:
     )
 
 
+# Errors that another try cannot fix: a person must act first (new credential, mapping or field fix,
+# or waiting out Pipedrive's edge block). Everything else is retried with backoff.
+RETRY_POLICY = ExceptionRetryPolicy(
+    rules=[
+        RetryRule(
+            exception=[
+                "ml_connector.http.errors.CredentialRejected",
+                "ml_connector.http.errors.EdgeBlocked",
+                "ml_connector.fields.FieldDefinitionError",
+                "ml_connector.mapping.MappingError",
+            ],
+            action=RetryAction.FAIL,
+            reason="needs a person: see the error message for the fix",
+        )
+    ]
+)
+
+
 def _params() -> dict[str, Param]:
     return {
         "mode": Param(
@@ -98,6 +125,7 @@ def build_sync_dag(mapping_file: str | Path, *, task_retries: int = 3) -> DAG:
         "retry_delay": timedelta(minutes=1),
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": timedelta(minutes=30),
+        "retry_policy": RETRY_POLICY,
     }
 
     def ctx() -> sync_tasks.RunContext:

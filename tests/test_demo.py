@@ -47,4 +47,7 @@ def test_demo_syncs_both_entities_twice_and_exits_zero(tmp_path: Path) -> None:
     assert created_first >= 30
     after = table[("customers", "after changes")]
     assert int(after[1]) > 0 and int(after[2]) > 0 and int(after[3]) > 0  # created, updated, unchanged
-    assert int(after[4]) >= 1  # the corrupted contact emails are rejected
+    suppliers_after = table[("suppliers", "after changes")]
+    assert int(suppliers_after[2]) > 0  # the changed suppliers were in the second round's window
+    rejected = int(after[4]) + int(suppliers_after[4])
+    assert rejected == 2  # exactly the two contacts whose emails the demo corrupts

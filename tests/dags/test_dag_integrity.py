@@ -38,6 +38,7 @@ def test_dag_shape(bag: DagBag, dag_id: str) -> None:
     assert [t.task_id for t in _in_order(dag)] == CHAIN
     for task in dag.tasks:
         assert task.retries >= 1 and task.retry_exponential_backoff
+        assert task.retry_policy is not None
     pools = {t.task_id: t.pool for t in dag.tasks}
     assert pools["extract"] == "workday_api" and pools["load"] == "pipedrive_api"
 
