@@ -212,8 +212,11 @@ class Journal:
         if not directory.exists():
             return [], []
         files = sorted((p for p in directory.iterdir() if p.name.endswith(".jsonl")), key=lambda p: p.name)
-        entries = [JournalEntry.from_line(line) for path in files for line in self.area.read_lines(path)]
-        return entries, files
+        # Folded in the order the writes happened (each line carries its time), not by file name: a manual
+        # run's journal must not replay over a later scheduled run's.
+        lines = [line for path in files for line in self.area.read_lines(path)]
+        lines.sort(key=lambda line: str(json.loads(line).get("ts", "")))
+        return [JournalEntry.from_line(line) for line in lines], files
 
     def close(self, files: Iterable[Any]) -> None:
         """Drop journals whose writes are now in the state files (and this run's own)."""

@@ -16,6 +16,7 @@ from typing import Any, Literal, cast
 import pyarrow as pa
 from pydantic import BaseModel
 
+from ml_connector.http.errors import BudgetExhausted
 from ml_connector.mapping import SyncMapping
 from ml_connector.staging import StagingArea
 from ml_connector.window import MODES, Mode, UpdateWindow, resolve_window
@@ -85,15 +86,24 @@ class RunContext:
     def watermark_path(self) -> Any:
         return self.area.state_path(self.entity, "watermark.json")
 
+    def watermark(self) -> datetime | None:
+        """End of the window the last successful run covered without a gap before it."""
+        value = (self.area.read_json(self.watermark_path, default={}) or {}).get("updated_to")
+        return datetime.fromisoformat(value) if value else None
+
     def window(self) -> UpdateWindow:
         """A run with a data interval (scheduled, backfill, or triggered for a logical date) takes that
         interval; a manual run without a logical date continues from the watermark to now."""
-        watermark = (self.area.read_json(self.watermark_path, default={}) or {}).get("updated_to")
+        watermark = self.watermark()
+        interval_start = self.interval_start
+        if self.run_type == "scheduled" and watermark and interval_start and watermark < interval_start:
+            # an earlier interval failed or was skipped: read from where the last successful run ended
+            interval_start = watermark
         return resolve_window(
             mode=self.mode,
             overlap=timedelta(minutes=self.mapping.overlap_minutes),
             now=self.run_after,
-            interval_start=self.interval_start,
+            interval_start=interval_start,
             interval_end=self.interval_end,
             updated_from=self.updated_from,
             updated_to=self.updated_to,
@@ -110,6 +120,9 @@ def refresh_tokens(ctx: RunContext) -> None:
     for hook in (WorkdayHook(ctx.workday_conn_id), PipedriveHook(ctx.pipedrive_conn_id)):
         try:
             log.info("%s", hook.refresh_credentials())
+        except BudgetExhausted as exc:
+            # Only the API-token check costs tokens; the load defers its work when the budget is this low.
+            log.warning("credential check skipped: %s", exc)
         finally:
             hook.close()
 
@@ -125,6 +138,8 @@ def validate_fields(ctx: RunContext) -> None:
         resolved = validate_field_definitions(hook, ctx.mapping, ctx.area, dry_run=ctx.dry_run)
         ctx.area.write_json(ctx.run_file("fields.json"), resolved.to_json())
         log.info("field definitions resolved and pinned (%s)", hook.log_usage())
+    except BudgetExhausted as exc:
+        log.warning("field definitions not checked, the daily budget is at its reserve: %s", exc)
     finally:
         hook.close()
 
@@ -145,6 +160,13 @@ def _rows(pages: Iterable[list[Any]], kind: str, key_attr: str) -> Iterable[tupl
             yield str(getattr(record, key_attr)), record.model_dump_json(), kind
 
 
+def _belongs(contact: dict[str, Any], parent_attr: str) -> bool:
+    """A contact of this entity, or one referenced only by its parent's WID (transform resolves those)."""
+    if contact.get(parent_attr):
+        return True
+    return bool(contact.get("parent_wid")) and not (contact.get("customer_id") or contact.get("supplier_id"))
+
+
 def extract(ctx: RunContext) -> None:
     """Read this run's window of Workday records (and all contacts) into the staging area."""
     from ml_connector.hooks.workday import WorkdayHook
@@ -162,7 +184,7 @@ def extract(ctx: RunContext) -> None:
         contacts = _table(
             (key, payload, kind)
             for key, payload, kind in _rows(hook.iter_contacts(), "contact", "contact_id")
-            if json.loads(payload).get(parent_attr)
+            if _belongs(json.loads(payload), parent_attr)
         )
     finally:
         hook.close()
@@ -189,7 +211,7 @@ def transform(ctx: RunContext) -> None:
     ctx.area.write_table(ctx.stage("transformed_organizations"), result.organizations)
     ctx.area.write_table(ctx.stage("transformed_persons"), result.persons)
     ctx.area.write_table(ctx.stage("rejected"), result.rejected)
-    if ctx.entity == "suppliers" and result.org_aliases != aliases:
+    if ctx.entity == "suppliers" and not ctx.dry_run and result.org_aliases != aliases:
         ctx.area.write_json(aliases_path, result.org_aliases)
     log.info(
         "transformed %d organizations, %d persons; %d rejected",
@@ -230,9 +252,13 @@ def load(ctx: RunContext) -> None:
             "organization": ctx.area.read_table(ctx.stage("transformed_organizations")),
             "person": ctx.area.read_table(ctx.stage("transformed_persons")),
         }
-        resolved = validate_field_definitions(
-            hook, ctx.mapping, ctx.area, observed_options(ctx.mapping, tables)
-        )
+        try:
+            resolved = validate_field_definitions(
+                hook, ctx.mapping, ctx.area, observed_options(ctx.mapping, tables), dry_run=ctx.dry_run
+            )
+        except BudgetExhausted as exc:
+            defer_whole_run(ctx, tables, exc)
+            return
         summary = run_load(
             hook,
             ctx.area,
@@ -248,6 +274,33 @@ def load(ctx: RunContext) -> None:
         hook.close()
 
 
+def defer_whole_run(ctx: RunContext, tables: Mapping[str, pa.Table], exc: BudgetExhausted) -> None:
+    """The budget ran out before anything could be planned: write nothing, keep the watermark where it is
+    (so the next run reads this window again) and end the task successfully."""
+    counts = {f"{kind}s": {"read": t.num_rows, "deferred": t.num_rows} for kind, t in tables.items()}
+    summary = {"budget_exhausted": True, "deferred_run": True, "dry_run": ctx.dry_run, **counts}
+    ctx.area.write_json(ctx.stage("summary").with_suffix(".json"), summary)
+    log.warning(
+        "audit action=defer entity=run key=%s reason=%s; the next run reads this window again",
+        ctx.run_id,
+        "daily token budget at its reserve",
+    )
+    log.warning("%s", exc)
+
+
+def advance_watermark(ctx: RunContext, window: Mapping[str, Any]) -> None:
+    """Move the watermark to this run's window end when the window leaves no gap after the old one."""
+    old = ctx.watermark()
+    start = datetime.fromisoformat(window["start"]) if window.get("start") else None
+    end = datetime.fromisoformat(window["end"])
+    if old is not None and start is not None and start > old:
+        log.warning("watermark stays at %s: this run's window starts later, at %s", old, start)
+        return
+    if old is not None and end <= old:
+        return
+    ctx.area.write_json(ctx.watermark_path, {"updated_to": end.isoformat(), "run_id": ctx.run_id})
+
+
 # -- report ----------------------------------------------------------------------------------------------------
 def report(ctx: RunContext) -> dict[str, Any]:
     """Log the run's figures, advance the watermark, and clean staging past its retention."""
@@ -257,8 +310,8 @@ def report(ctx: RunContext) -> dict[str, Any]:
     meta = ctx.area.read_json(ctx.run_file("extract.json"), default={}) or {}
     figures = {"dag_id": ctx.dag_id, "run_id": ctx.run_id, "window": meta.get("window"), **summary}
     log.info("run summary %s", json.dumps(figures, sort_keys=True, default=str))
-    if not ctx.dry_run and meta.get("window"):
-        ctx.area.write_json(ctx.watermark_path, {"updated_to": meta["window"]["end"], "run_id": ctx.run_id})
+    if not ctx.dry_run and not summary.get("deferred_run") and meta.get("window"):
+        advance_watermark(ctx, meta["window"])
     removed = ctx.area.cleanup(timedelta(days=ctx.mapping.retention_days))
     if removed:
         log.info("removed %d staged runs older than %d days", len(removed), ctx.mapping.retention_days)

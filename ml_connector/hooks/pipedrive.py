@@ -215,6 +215,7 @@ class PipedriveHook(BaseHook):
                 params=params,
                 json=json,
                 limiter=state.limiters.search if op.is_search else None,
+                idempotent=method != "POST",
             )
         return response.json()
 

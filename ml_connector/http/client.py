@@ -21,8 +21,9 @@ from typing import Any, Protocol
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NameResolutionError, NewConnectionError
 
-from ml_connector.http.errors import CredentialRejected, TransientError
+from ml_connector.http.errors import CredentialRejected, OutcomeUnknown, TransientError
 from ml_connector.http.pacing import RollingWindowLimiter
 from ml_connector.http.retry import RetryPolicy, call_with_retry
 
@@ -65,6 +66,14 @@ class HeaderAuth:
 
     def refresh_after_unauthorized(self, used: str | None) -> bool:
         return False
+
+
+def _not_sent(exc: requests.RequestException) -> bool:
+    """The connection was never made (refused, DNS, connect timeout): the server saw nothing."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, NewConnectionError | NameResolutionError)
 
 
 class HttpClient:
@@ -114,12 +123,26 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         limiter: RollingWindowLimiter | None = None,
         timeout_s: float | None = None,
+        idempotent: bool = True,
     ) -> requests.Response:
-        """Send until a usable response comes back; raises the classifier's errors or RetriesExhausted."""
+        """Send until a usable response comes back; raises the classifier's errors or RetriesExhausted.
+
+        A non-idempotent call (a create) is resent only when it certainly never reached the server;
+        otherwise its transient failure becomes :class:`OutcomeUnknown`.
+        """
 
         def attempt() -> requests.Response:
-            response = self._send_once(method, url, what, params, json, data, headers, limiter, timeout_s)
-            self.classify(response)
+            try:
+                response = self._send_once(method, url, what, params, json, data, headers, limiter, timeout_s)
+                self.classify(response)
+            except TransientError as exc:
+                if idempotent or exc.never_reached_server:
+                    raise
+                raise OutcomeUnknown(
+                    self.system,
+                    f"{what}: {exc.api_message}; may have been applied, not resent",
+                    status=exc.status,
+                ) from exc
             return response
 
         try:
@@ -159,7 +182,9 @@ class HttpClient:
                     timeout=timeout_s or self.timeout_s,
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
-                raise TransientError(self.system, f"{what}: {type(exc).__name__}") from exc
+                raise TransientError(
+                    self.system, f"{what}: {type(exc).__name__}", never_reached_server=_not_sent(exc)
+                ) from exc
             except requests.exceptions.ChunkedEncodingError as exc:
                 raise TransientError(self.system, f"{what}: response cut off") from exc
             if self.on_response is not None:

@@ -31,9 +31,19 @@ class TransientError(ApiError):
         status: int | None = None,
         retry_after_s: float | None = None,
         detail: str | None = None,
+        never_reached_server: bool = False,
     ) -> None:
         super().__init__(system, message, status=status, detail=detail)
         self.retry_after_s = retry_after_s
+        # True when the request certainly did nothing (refused connection, 429): safe to send again
+        # even when it creates something.
+        self.never_reached_server = never_reached_server or status == 429
+
+
+class OutcomeUnknown(ApiError):
+    """A create failed in a way that may have happened after the server applied it (timeout, dropped
+    connection, 5xx). It is not resent: a second POST could duplicate the record. The next run's listing of
+    records carrying the Workday ID finds it if it exists."""
 
 
 class RetriesExhausted(ApiError):

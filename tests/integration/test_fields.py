@@ -103,14 +103,14 @@ def test_a_deleted_pinned_field_is_an_error_not_a_new_field(
     hook: PipedriveHook, area: StagingArea, fresh_sandbox: RunningSandbox
 ) -> None:
     first = validate_field_definitions(hook, customers(), area)
-    key = first.by_name("organization")["Workday currency"].key
+    key = first.by_name("organization")["Workday customer currency"].key
     requests.delete(
         f"{fresh_sandbox.pipedrive_url}{FIELDS}/{key}",
         headers={"x-api-token": fresh_sandbox.config.pipedrive.api_token},
         timeout=10,
     ).raise_for_status()
     with pytest.raises(
-        FieldDefinitionError, match=r"'Workday currency' was pinned to key .* no longer exists"
+        FieldDefinitionError, match=r"'Workday customer currency' was pinned to key .* no longer exists"
     ):
         validate_field_definitions(hook, customers(), area)
 
@@ -118,9 +118,11 @@ def test_a_deleted_pinned_field_is_an_error_not_a_new_field(
 def test_an_incompatible_type_stops_before_anything_is_written(
     hook: PipedriveHook, area: StagingArea, fresh_sandbox: RunningSandbox
 ) -> None:
-    hook.create_field("organization", "Workday currency", "double")
+    hook.create_field("organization", "Workday customer currency", "double")
     before = stats(fresh_sandbox)
-    with pytest.raises(FieldDefinitionError, match=r"'Workday currency' .* type 'double' .* needs 'varchar'"):
+    with pytest.raises(
+        FieldDefinitionError, match=r"'Workday customer currency' .* type 'double' .* needs 'varchar'"
+    ):
         validate_field_definitions(hook, customers(), area)
     assert writes(stats(fresh_sandbox)) == writes(before)  # not one other field was created first
     assert not area.state_path("fields", "pinned.json").exists()
@@ -182,7 +184,7 @@ def test_payloads_are_typed_as_pipedrive_v2_accepts_them_and_survive_json(
         "Workday ID": "CUS-1",
         "Workday roles": ["Customer", "Supplier"],
         "Workday customer status": "Active",
-        "Workday currency": "USD",
+        "Workday customer currency": "USD",
         "Workday customer category": None,
     }
     body = resolved.to_payload("organization", values)

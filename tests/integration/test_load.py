@@ -49,8 +49,8 @@ def org(i: int, **changes: Any) -> dict[str, Any]:
         "Workday ID": key,
         "Workday roles": ["Customer"],
         "Workday customer category": "Corporate",
-        "Workday payment terms": "Net 30",
-        "Workday currency": "USD",
+        "Workday customer payment terms": "Net 30",
+        "Workday customer currency": "USD",
         "Workday region": "US-CA",
         "Workday country": "US",
         "Workday industry": "Software",
@@ -235,7 +235,7 @@ def test_an_update_patches_only_the_changed_fields_and_inactive_updates_the_stat
 
     monkeypatch.setattr(env.hook, "patch", spy)
     changed = [
-        org(1, **{"Workday currency": "EUR"}),
+        org(1, **{"Workday customer currency": "EUR"}),
         org(2, **{"Workday customer status": "Inactive"}, active=False),
         org(3),
         org(4, **{"Workday customer status": "Inactive"}, active=False),  # new and inactive: created as such
@@ -248,7 +248,7 @@ def test_an_update_patches_only_the_changed_fields_and_inactive_updates_the_stat
     status = f["Workday customer status"]
     assert sorted(bodies, key=str) == sorted(
         [
-            {"custom_fields": {f["Workday currency"].key: "EUR"}},
+            {"custom_fields": {f["Workday customer currency"].key: "EUR"}},
             {"custom_fields": {status.key: status.options["Inactive"]}},
         ],
         key=str,
@@ -260,7 +260,7 @@ def test_an_update_patches_only_the_changed_fields_and_inactive_updates_the_stat
     ) == (2, 1, 1)
     plan = {r["key"]: r for r in env.area.read_table(plan_path(env.area, DAG, "run-2")).to_pylist()}
     assert json.loads(plan["CUS-000001"]["changes"]) == [
-        {"field": "Workday currency", "before": "USD", "after": "EUR"}
+        {"field": "Workday customer currency", "before": "USD", "after": "EUR"}
     ]
     assert plan["CUS-000004"]["action"] == "create"
     records = env.by_workday_id()
@@ -293,7 +293,7 @@ def test_a_lost_identity_map_is_rebuilt_by_listing_not_search_so_a_lagging_index
     for kind in ("organizations", "persons"):
         env.area.delete(env.area.state_path(kind, "identity.parquet"))
     env.area.delete(env.area.state_path("customers", "pushed_organizations.parquet"))
-    orgs[0] = org(1, **{"Workday currency": "CHF"})
+    orgs[0] = org(1, **{"Workday customer currency": "CHF"})
     env.stage("run-2", orgs, persons)
     summary, calls = env.calls_during(lambda: env.load("run-2"))
     assert not any("search" in route for route in calls)

@@ -14,7 +14,14 @@ import pytest
 import requests
 
 from ml_connector.hooks.pipedrive import PipedriveHook
-from ml_connector.http.errors import ApiError, BudgetExhausted, CredentialRejected, EdgeBlocked
+from ml_connector.http.errors import (
+    ApiError,
+    BudgetExhausted,
+    CredentialRejected,
+    EdgeBlocked,
+    OutcomeUnknown,
+    RetriesExhausted,
+)
 from ml_connector.http.retry import RetryPolicy
 from ml_connector.sandbox.runtime import RunningSandbox
 
@@ -143,13 +150,33 @@ def test_test_connection_names_the_company(hook: PipedriveHook) -> None:
 def test_retryable_statuses_are_retried_then_succeed(
     hook: PipedriveHook, fresh_sandbox: RunningSandbox, status: int
 ) -> None:
-    arm(fresh_sandbox, route=f"POST {ORGS}", kind="status", status=status, count=2 if status != 429 else 1)
-    org = hook.create("organization", {"name": f"After {status}"})
-    assert org["name"] == f"After {status}"
+    org = hook.create("organization", {"name": f"Before {status}"})
+    route = f"PATCH {ORGS}/{{id}}"
+    arm(fresh_sandbox, route=route, kind="status", status=status, count=2 if status != 429 else 1)
+    patched = hook.patch("organization", org["id"], {"name": f"After {status}"})
+    assert patched["name"] == f"After {status}"
     expected = 3 if status != 429 else 2
     stats = control(fresh_sandbox, "GET", "/stats")
-    assert stats["by_route"][f"POST {ORGS}"] == expected
-    assert stats["tokens_spent"] == hook.tokens_spent == 5
+    assert stats["by_route"][route] == expected
+    assert stats["tokens_spent"] == hook.tokens_spent == 10
+
+
+def test_a_throttled_create_is_resent(hook: PipedriveHook, fresh_sandbox: RunningSandbox) -> None:
+    """A 429 means the server did nothing: even a create is safe to send again."""
+    arm(fresh_sandbox, route=f"POST {ORGS}", kind="status", status=429)
+    assert hook.create("organization", {"name": "Patient"})["name"] == "Patient"
+    assert by_route(fresh_sandbox)[f"POST {ORGS}"] == 2
+
+
+@pytest.mark.parametrize("fault", [{"kind": "status", "status": 503}, {"kind": "drop"}])
+def test_a_create_that_may_have_been_applied_is_not_resent(
+    hook: PipedriveHook, fresh_sandbox: RunningSandbox, fault: dict[str, object]
+) -> None:
+    """A 5xx or a dropped connection may come after the write: a second POST could duplicate it."""
+    arm(fresh_sandbox, route=f"POST {ORGS}", **fault)
+    with pytest.raises(OutcomeUnknown, match="may have been applied"):
+        hook.create("organization", {"name": "Once"})
+    assert by_route(fresh_sandbox)[f"POST {ORGS}"] == 1
 
 
 def test_dropped_connection_and_cut_off_read_are_retried(
@@ -162,10 +189,19 @@ def test_dropped_connection_and_cut_off_read_are_retried(
     assert by_route(fresh_sandbox)[f"GET {ORGS}/{{id}}"] == 3
 
 
-def test_dropped_create_is_retried(hook: PipedriveHook, fresh_sandbox: RunningSandbox) -> None:
-    arm(fresh_sandbox, route=f"POST {ORGS}", kind="drop", count=2)
-    assert hook.create("organization", {"name": "Resent"})["name"] == "Resent"
-    assert by_route(fresh_sandbox)[f"POST {ORGS}"] == 3
+def test_a_refused_connection_is_resent_even_for_a_create(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing listens on the port: the server never saw the request, so resending is safe."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_PIPEDRIVE_NOWHERE", f"pipedrive://:token@127.0.0.1:{port}/?protocol=http&plan=premium"
+    )
+    hook = PipedriveHook("pipedrive_nowhere", retry_policy=FAST)
+    with pytest.raises(RetriesExhausted):
+        hook.create("organization", {"name": "Nobody home"})
 
 
 def test_cut_off_create_is_not_repeated(hook: PipedriveHook, fresh_sandbox: RunningSandbox) -> None:

@@ -54,8 +54,8 @@ def test_shipped_customers_mapping_loads_with_the_agreed_fields() -> None:
         "Workday ID",
         "Workday roles",
         "Workday customer category",
-        "Workday payment terms",
-        "Workday currency",
+        "Workday customer payment terms",
+        "Workday customer currency",
         "Workday region",
         "Workday country",
         "Workday industry",
@@ -89,8 +89,8 @@ def test_shipped_suppliers_mapping_loads_with_the_agreed_fields() -> None:
         "Workday roles",
         "Workday supplier ID",
         "Workday supplier category",
-        "Workday payment terms",
-        "Workday currency",
+        "Workday supplier payment terms",
+        "Workday supplier currency",
         "Workday region",
         "Workday country",
         "Workday supplier status",
@@ -170,10 +170,10 @@ def test_wrong_types_name_the_key() -> None:
     data["overlap_minutes"] = "ten"
     data["catchup"] = "sometimes"
     data["inactive_policy"] = "delete"
-    org_field(data, "Workday currency")["type"] = "currency"
+    org_field(data, "Workday customer currency")["type"] = "currency"
     problems = problems_of(data)
     assert set(problems) >= {"overlap_minutes", "catchup", "inactive_policy"}
-    assert f"organization.fields[{org_index(data, 'Workday currency')}].type" in problems
+    assert f"organization.fields[{org_index(data, 'Workday customer currency')}].type" in problems
 
 
 def test_a_missing_key_and_an_empty_field_list_are_reported() -> None:
@@ -187,10 +187,10 @@ def test_a_missing_key_and_an_empty_field_list_are_reported() -> None:
 
 def test_unknown_source_names_the_field_and_the_source() -> None:
     data = shipped("customers")
-    org_field(data, "Workday payment terms")["source"] = "payment_term"
-    path = f"organization.fields[{org_index(data, 'Workday payment terms')}].source"
+    org_field(data, "Workday customer payment terms")["source"] = "payment_term"
+    path = f"organization.fields[{org_index(data, 'Workday customer payment terms')}].source"
     message = problems_of(data)[path]
-    assert "unknown source 'payment_term'" in message and "'Workday payment terms'" in message
+    assert "unknown source 'payment_term'" in message and "'Workday customer payment terms'" in message
     assert "payment_terms" in message  # the known names are listed
 
 
@@ -213,10 +213,13 @@ def test_person_sources_are_checked_against_the_person_view() -> None:
 
 def test_a_source_whose_value_the_field_type_cannot_hold_is_refused() -> None:
     data = shipped("customers")
-    org_field(data, "Workday currency")["source"] = "roles"
+    org_field(data, "Workday customer currency")["source"] = "roles"
     data["person"]["fields"][0]["source"] = "emails"
     problems = problems_of(data)
-    assert "cannot take" in problems[f"organization.fields[{org_index(data, 'Workday currency')}].source"]
+    assert (
+        "cannot take"
+        in problems[f"organization.fields[{org_index(data, 'Workday customer currency')}].source"]
+    )
     assert "standard field 'name' cannot take" in problems["person.fields[0].source"]
 
 
@@ -267,13 +270,14 @@ def test_enum_without_options_and_without_create_missing_options_is_refused() ->
 def test_option_lists_must_be_clean_and_only_on_enum_and_set_fields() -> None:
     data = shipped("customers")
     org_field(data, "Workday customer status")["options"] = ["Active", "active", ""]
-    org_field(data, "Workday currency")["options"] = ["EUR"]
+    org_field(data, "Workday customer currency")["options"] = ["EUR"]
     problems = problems_of(data)
     status = org_index(data, "Workday customer status")
     assert "listed twice" in problems[f"organization.fields[{status}].options[1]"]
     assert "blank" in problems[f"organization.fields[{status}].options[2]"]
     assert (
-        "only enum and set" in problems[f"organization.fields[{org_index(data, 'Workday currency')}].options"]
+        "only enum and set"
+        in problems[f"organization.fields[{org_index(data, 'Workday customer currency')}].options"]
     )
 
 
@@ -289,7 +293,7 @@ def test_standard_fields_have_fixed_names_and_no_type() -> None:
 
 def test_custom_fields_need_a_type_and_unique_names() -> None:
     data = shipped("customers")
-    data["organization"]["fields"].append({"name": "Workday Currency", "source": "currency"})
+    data["organization"]["fields"].append({"name": "Workday Customer Currency", "source": "currency"})
     last = len(data["organization"]["fields"]) - 1
     problems = problems_of(data)
     assert "needs a type" in problems[f"organization.fields[{last}].type"]

@@ -159,8 +159,8 @@ def test_customer_row_carries_every_mapped_field_as_labels(customers: SyncMappin
         "Workday ID": "CUS-000001",
         "Workday roles": ["Customer"],
         "Workday customer category": "Small and Medium Business",
-        "Workday payment terms": "Net 30",
-        "Workday currency": "EUR",
+        "Workday customer payment terms": "Net 30",
+        "Workday customer currency": "EUR",
         "Workday region": "DE-BY",
         "Workday country": "DE",
         "Workday industry": "Software and Internet",
@@ -202,7 +202,7 @@ def test_unknown_status_leaves_the_record_active(customers: SyncMapping) -> None
 def test_enum_values_take_the_options_spelling(customers: SyncMapping) -> None:
     record = customer("CUS-000003", payment_terms=WorkdayRef(id="NET_30", descriptor="net 30"))
     assert (
-        rows(run(customers, [record]).organizations)["CUS-000003"]["values"]["Workday payment terms"]
+        rows(run(customers, [record]).organizations)["CUS-000003"]["values"]["Workday customer payment terms"]
         == "Net 30"
     )
 
