@@ -153,6 +153,8 @@ class _Load:
         self.identity: dict[Kind, dict[str, int]] = {}
         self.pushed: dict[Kind, dict[str, Known]] = {}
         self.listed: dict[Kind, Listing | None] = {"organization": None, "person": None}
+        # Keys whose Pipedrive record turned out deleted (404): kept out of the merged identity map.
+        self.forgotten: dict[Kind, set[str]] = {"organization": set(), "person": set()}
         self.ops: list[PlannedOp] = []
         self.resumed_keys: set[tuple[str, str]] = set()
         self.budget_error: BudgetExhausted | None = None
@@ -359,8 +361,10 @@ class _Load:
             self.stop_error = self.stop_error or result
         if isinstance(result, ApiError) and result.status == 404 and op.action == "update":
             # Deleted in Pipedrive: forget it, so the next run lists and re-creates it.
-            self.identity[op.kind].pop(op.key, None)
-            self.pushed[op.kind].pop(op.key, None)
+            with self._lock:
+                self.identity[op.kind].pop(op.key, None)
+                self.pushed[op.kind].pop(op.key, None)
+                self.forgotten[op.kind].add(op.key)
         self._settle(op.but("failed", _failure(result)), tokens=0)
 
     def _settle(self, op: PlannedOp, tokens: int | None = None) -> None:
@@ -420,7 +424,8 @@ class _Load:
         """This load's map over the file as it is now: the other DAG may have added keys meanwhile."""
         if self.listed[kind] is not None:
             return self.identity[kind]
-        return {**read_identity(self.area, kind), **self.identity[kind]}
+        merged = {**read_identity(self.area, kind), **self.identity[kind]}
+        return {key: pid for key, pid in merged.items() if key not in self.forgotten[kind]}
 
     def _finish(self) -> None:
         self.summary.requests = self._requests

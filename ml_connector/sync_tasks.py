@@ -186,11 +186,17 @@ def extract(ctx: RunContext) -> None:
             for key, payload, kind in _rows(hook.iter_contacts(), "contact", "contact_id")
             if _belongs(json.loads(payload), parent_attr)
         )
+        skipped = [{"kind": kind, "key": key, "reason": why} for kind, key, why in hook.skipped_records]
     finally:
         hook.close()
     ctx.area.write_table(ctx.stage("extracted_organizations"), records)
     ctx.area.write_table(ctx.stage("extracted_contacts"), contacts)
-    meta = {"window": window.to_json(), "organizations": records.num_rows, "contacts": contacts.num_rows}
+    meta = {
+        "window": window.to_json(),
+        "organizations": records.num_rows,
+        "contacts": contacts.num_rows,
+        "unreadable": skipped,
+    }
     ctx.area.write_json(ctx.run_file("extract.json"), meta)
     log.info("extracted %d %s and %d contacts", records.num_rows, ctx.entity, contacts.num_rows)
 
@@ -210,7 +216,7 @@ def transform(ctx: RunContext) -> None:
     )
     ctx.area.write_table(ctx.stage("transformed_organizations"), result.organizations)
     ctx.area.write_table(ctx.stage("transformed_persons"), result.persons)
-    ctx.area.write_table(ctx.stage("rejected"), result.rejected)
+    ctx.area.write_table(ctx.stage("rejected"), _with_unreadable(result.rejected, ctx))
     if ctx.entity == "suppliers" and not ctx.dry_run and result.org_aliases != aliases:
         ctx.area.write_json(aliases_path, result.org_aliases)
     log.info(
@@ -219,6 +225,24 @@ def transform(ctx: RunContext) -> None:
         result.persons.num_rows,
         result.rejected.num_rows,
     )
+
+
+def _with_unreadable(rejected: pa.Table, ctx: RunContext) -> pa.Table:
+    """Records the extract could not read join the transform's rejects, with their reason."""
+    unreadable = (ctx.area.read_json(ctx.run_file("extract.json"), default={}) or {}).get("unreadable") or []
+    if not unreadable:
+        return rejected
+    rows = [
+        {
+            "entity": item["kind"],
+            "key": item["key"],
+            "field": "",
+            "reason": f"Workday record {item['key']} could not be read ({item['reason']}); fix it in Workday",
+            "source_ids": item["key"],
+        }
+        for item in unreadable
+    ]
+    return pa.concat_tables([rejected, pa.Table.from_pylist(rows, schema=rejected.schema)])
 
 
 # -- load ------------------------------------------------------------------------------------------------------

@@ -174,6 +174,8 @@ class WorkdayHook(BaseHook):
         self._vault = vault
         self._config: WorkdayConfig | None = None
         self._session: _Session | None = None
+        # (organization | person, record key, reason) of records that could not be read
+        self.skipped_records: list[tuple[str, str, str]] = []
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -312,9 +314,26 @@ class WorkdayHook(BaseHook):
         convert: Callable[[wx.Element, datetime], T | None],
     ) -> Iterator[list[T]]:
         for page in pages:
-            batch = [r for r in (convert(el, page.as_of) for el in page.records) if r is not None]
+            batch: list[T] = []
+            for element in page.records:
+                try:
+                    record = convert(element, page.as_of)
+                except (ValueError, TypeError) as exc:  # pydantic's ValidationError is a ValueError
+                    self._skip(element, exc)
+                    continue
+                if record is not None:
+                    batch.append(record)
             if batch:
                 yield batch
+
+    def _skip(self, element: wx.Element, exc: Exception) -> None:
+        """One unreadable record is set aside with its IDs and the reason; the rest of the page goes on."""
+        ids = wx.ids(element[0]) if len(element) else {}
+        key = next((v for k, v in ids.items() if k != "WID"), None) or ids.get("WID") or "unknown"
+        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+        kind = "person" if str(element.tag).endswith("Business_Entity_Contact") else "organization"
+        self.skipped_records.append((kind, key, reason))
+        log.warning("skipped Workday record %s that could not be read (%s)", key, reason)
 
     # -- JSON (REST, RaaS) -----------------------------------------------------------------------------
     def _json(self, url: str, what: str, params: dict[str, Any]) -> Any:

@@ -469,3 +469,18 @@ def test_reconcile_repairs_a_manual_edit_in_pipedrive(env: Env) -> None:
     assert summary.organizations.updated == 1 and calls == {f"GET {ORGS}": 1, f"PATCH {ORGS}/{{id}}": 1}
     stored = env.hook.get("organization", edited["id"])
     assert stored is not None and stored["name"] == "Customer 1"
+
+
+def test_a_record_deleted_in_pipedrive_is_created_again_on_the_run_after_its_404(env: Env) -> None:
+    env.stage("run-1", [org(1), org(2)])
+    env.load("run-1")
+    first_id = env.by_workday_id()["CUS-000001"][0]["id"]
+    env.hook.delete("organization", first_id)
+    env.stage("run-2", [org(1, **{"Workday customer currency": "EUR"}), org(2)])
+    failed = env.load("run-2")
+    assert failed.organizations.failed == 1
+    env.stage("run-3", [org(1, **{"Workday customer currency": "EUR"}), org(2)])
+    summary, calls = env.calls_during(lambda: env.load("run-3"))
+    assert summary.organizations.created == 1 and calls.get(f"PATCH {ORGS}/{{id}}", 0) == 0
+    records = env.by_workday_id()
+    assert len(records["CUS-000001"]) == 1 and records["CUS-000001"][0]["id"] != first_id

@@ -212,3 +212,40 @@ def test_no_secret_in_logs_messages_or_reprs(
     for secret in (w.client_secret, w.refresh_token, w.isu_password, "wrong-isu-password-123"):
         assert secret not in text
     assert issued[:12] not in text and "Bearer " not in text
+
+
+def test_an_unreadable_record_is_set_aside_and_the_rest_of_the_page_goes_on(
+    fresh_sandbox: RunningSandbox, workday_connect: Connect
+) -> None:
+    hook = workday_connect(oauth_uri(fresh_sandbox, page_size=999))
+    good = flat(hook.iter_customers())
+    # the same page again, with one customer's Credit_Limit no longer a number
+    wd = fresh_sandbox.config.workday
+    token = requests.post(
+        f"{fresh_sandbox.workday_url}/ccx/oauth2/{wd.tenant}/token",
+        data={"grant_type": "refresh_token", "refresh_token": wd.refresh_token},
+        auth=(wd.client_id, wd.client_secret),
+        timeout=30,
+    ).json()["access_token"]
+    body = (
+        '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
+        'xmlns:wd="urn:com.workday/bsvc"><soapenv:Body><wd:Get_Customers_Request>'
+        "<wd:Response_Filter><wd:Count>999</wd:Count></wd:Response_Filter>"
+        "</wd:Get_Customers_Request></soapenv:Body></soapenv:Envelope>"
+    )
+    page = requests.post(
+        f"{fresh_sandbox.workday_url}/ccx/service/{wd.tenant}/Revenue_Management/{wd.api_version}",
+        data=body.encode(),
+        headers={"Content-Type": "text/xml; charset=utf-8", "Authorization": f"Bearer {token}"},
+        timeout=30,
+    ).text
+    start = page.index("<wd:Credit_Limit>") + len("<wd:Credit_Limit>")
+    broken = page[:start] + "lots" + page[page.index("</wd:Credit_Limit>", start) :]
+    arm(fresh_sandbox, route=REVENUE_POST, kind="status", status=200, content_type="text/xml", body=broken)
+    again = workday_connect(oauth_uri(fresh_sandbox, page_size=999))
+    read = flat(again.iter_customers())
+    assert len(read) == len(good) - 1
+    ((kind, key, reason),) = again.skipped_records
+    assert kind == "organization" and key.startswith("CUS-") and "lots" not in key
+    assert key not in {c.workday_id for c in read}
+    assert "could not convert" in reason or "ValueError" in reason
