@@ -11,12 +11,15 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import pyarrow as pa
 from pydantic import BaseModel
 
 from ml_connector.http.errors import BudgetExhausted
+
+if TYPE_CHECKING:
+    from ml_connector.fields import ResolvedFields
 from ml_connector.mapping import SyncMapping
 from ml_connector.staging import StagingArea
 from ml_connector.window import MODES, Mode, UpdateWindow, resolve_window
@@ -264,6 +267,23 @@ def observed_options(mapping: SyncMapping, tables: Mapping[str, pa.Table]) -> di
     return seen
 
 
+def _staged_fields(ctx: RunContext, observed: Mapping[tuple[str, str], set[str]]) -> ResolvedFields | None:
+    """The resolution ``validate_field_definitions`` staged for this run, when it already knows every
+    option label the data uses (saves listing the fields again)."""
+    from ml_connector.fields import ResolvedFields
+
+    staged = ctx.area.read_json(ctx.run_file("fields.json"), default=None)
+    if staged is None:
+        return None
+    resolved = ResolvedFields.from_json(staged)
+    for (kind, name), labels in observed.items():
+        spec = resolved.by_name(kind).get(name)  # type: ignore[arg-type]
+        known = {label.casefold() for label in spec.options} if spec and not spec.pending else set()
+        if any(label.casefold() not in known for label in labels):
+            return None
+    return resolved
+
+
 def load(ctx: RunContext) -> None:
     """Write the changes to Pipedrive (or only the plan, on a dry run); budget exhaustion defers, not fails."""
     from ml_connector.fields import validate_field_definitions
@@ -276,13 +296,16 @@ def load(ctx: RunContext) -> None:
             "organization": ctx.area.read_table(ctx.stage("transformed_organizations")),
             "person": ctx.area.read_table(ctx.stage("transformed_persons")),
         }
-        try:
-            resolved = validate_field_definitions(
-                hook, ctx.mapping, ctx.area, observed_options(ctx.mapping, tables), dry_run=ctx.dry_run
-            )
-        except BudgetExhausted as exc:
-            defer_whole_run(ctx, tables, exc)
-            return
+        observed = observed_options(ctx.mapping, tables)
+        resolved = _staged_fields(ctx, observed)
+        if resolved is None:  # new option labels in this run's data (or no staged resolution): resolve again
+            try:
+                resolved = validate_field_definitions(
+                    hook, ctx.mapping, ctx.area, observed, dry_run=ctx.dry_run
+                )
+            except BudgetExhausted as exc:
+                defer_whole_run(ctx, tables, exc)
+                return
         summary = run_load(
             hook,
             ctx.area,

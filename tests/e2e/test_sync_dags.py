@@ -39,10 +39,15 @@ def test_first_sync_then_a_second_sync_with_no_change_writes_nothing(world: Sync
     persons = world.records("persons")
     assert persons and all(p["org_id"] for p in persons)
 
-    before = writes(world.pipedrive_stats())
+    stats = world.pipedrive_stats()
+    before = writes(stats)
+    fields_before = by_route(stats, "GET /api/v2/organizationFields")
     second = world.run(entity)
     assert str(second.state) in ("success", "DagRunState.SUCCESS")
-    assert delta(writes(world.pipedrive_stats()), before) == dict.fromkeys(WRITES, 0)
+    stats = world.pipedrive_stats()
+    assert delta(writes(stats), before) == dict.fromkeys(WRITES, 0)
+    # the field definitions are listed once per run (validate_field_definitions); load reuses them
+    assert by_route(stats, "GET /api/v2/organizationFields") - fields_before == 1
     assert len(world.records("organizations")) == expected
 
 
