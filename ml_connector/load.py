@@ -306,7 +306,12 @@ class _Load:
             conflicts=listing.conflicts if listing is not None else {},
             org_ids=org_ids,
             inactive_policy=self.resolved.inactive_policy,
+            org_conflicts=self._org_conflicts() if kind == "person" else {},
         )
+
+    def _org_conflicts(self) -> dict[str, list[int]]:
+        listing = self.listed["organization"]
+        return dict(listing.conflicts) if listing is not None else {}
 
     # -- writing ---------------------------------------------------------------------------------------------
     def _write(self, op: PlannedOp) -> dict[str, Any]:

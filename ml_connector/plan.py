@@ -86,6 +86,7 @@ class PlanInputs:
     conflicts: Mapping[str, list[int]] = field(default_factory=dict)
     org_ids: Mapping[str, int | str] = field(default_factory=dict)  # persons: org_key -> id (or pending)
     inactive_policy: str = "update_status"
+    org_conflicts: Mapping[str, list[int]] = field(default_factory=dict)  # persons: their orgs in conflict
 
 
 def is_empty(value: Any) -> bool:
@@ -132,6 +133,13 @@ def plan_record(row: Row, inputs: PlanInputs) -> PlannedOp:
     if not row.active and inputs.inactive_policy == "skip":
         return op.but("skip", "inactive in Workday and inactive_policy is skip: left as it is", pipedrive_id)
     org_id: int | str | None = None
+    if row.kind == "person" and (row.org_key or "") in inputs.org_conflicts:
+        return op.but(
+            "conflict",
+            f"its organization {row.org_key} is in conflict ({len(inputs.org_conflicts[row.org_key or ''])} "
+            "Pipedrive organizations carry that Workday ID): the person waits until the duplicates are merged",
+            pipedrive_id,
+        )
     if row.kind == "person":
         org_id = inputs.org_ids.get(row.org_key or "")
         if org_id is None:

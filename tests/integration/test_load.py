@@ -311,14 +311,17 @@ def test_two_pipedrive_records_with_one_workday_id_are_a_conflict_and_neither_is
     env.stage("run-1", [org(1), org(2), org(3)], [person(1, 2), person(2, 1)])
     summary, calls = env.calls_during(lambda: env.load("run-1"))
     assert summary.organizations.conflicts == 1 and summary.organizations.created == 2
-    assert summary.persons.deferred == 1 and summary.persons.created == 1  # its organization is in conflict
+    assert summary.persons.conflicts == 1 and summary.persons.created == 1  # its organization is in conflict
     assert calls.get(f"PATCH {ORGS}/{{id}}", 0) == 0 and calls[f"POST {ORGS}"] == 2
     twins = env.by_workday_id()["CUS-000002"]
     assert sorted(t["name"] for t in twins) == ["Twin A", "Twin B"]
     conflict = next(r for r in env.ledger("run-1") if r["action"] == "conflict")
     assert conflict["key"] == "CUS-000002" and "2 Pipedrive organizations" in conflict["reason"]
     plan = env.area.read_table(plan_path(env.area, DAG, "run-1")).to_pylist()
-    assert {r["key"] for r in plan if r["action"] == "conflict"} == {"CUS-000002"}
+    conflicts = {(r["entity"], r["key"]) for r in plan if r["action"] == "conflict"}
+    assert ("organization", "CUS-000002") in conflicts and len(conflicts) == 2
+    person_conflict = next(r for r in plan if r["action"] == "conflict" and r["entity"] == "person")
+    assert "CUS-000002 is in conflict" in person_conflict["reason"]
 
 
 # -- exactly once ----------------------------------------------------------------------------------------------

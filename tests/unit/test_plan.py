@@ -99,6 +99,12 @@ def test_a_conflicting_key_is_reported_and_not_written() -> None:
     assert op.action == "conflict" and "ids 3, 9" in op.reason and op.changes == ()
 
 
+def test_a_person_of_an_organization_in_conflict_is_reported_as_such() -> None:
+    op = plan_record(person(), PlanInputs(identity={"CON-1": 5}, org_conflicts={"CUS-1": [3, 9]}))
+    assert op.action == "conflict" and "CUS-1" in op.reason and "in conflict" in op.reason
+    assert op.pipedrive_id == 5 and op.changes == ()
+
+
 def test_a_person_needs_its_organization_and_follows_it_when_it_moves() -> None:
     waiting = plan_record(person(), PlanInputs(identity={}))
     assert waiting.action == "deferred" and "CUS-1" in waiting.reason
