@@ -11,6 +11,8 @@ from typing import Any
 
 from ml_connector import __version__
 
+DEFAULT_TOKEN_URL = "https://oauth.pipedrive.com/oauth/token"
+
 
 def _field(label: str, description: str, **schema: Any) -> dict[str, Any]:
     return {"label": label, "description": description, "schema": schema}
@@ -54,7 +56,20 @@ WORKDAY_FIELDS: dict[str, Any] = {
         "Suppliers source", "soap (Get_Suppliers) or raas:<owner>/<report>.", type="string", default="soap"
     ),
     "wsdl_location": _field(
-        "WSDL location", "Optional file path or URL of the tenant's WSDL, used instead of ?wsdl.", **_TEXT
+        "WSDL location",
+        "Optional file path or URL of the tenant's WSDL, used instead of ?wsdl; {service} and {version} "
+        "are replaced by the service name and API version.",
+        **_TEXT,
+    ),
+    "wsdl_location_revenue_management": _field(
+        "WSDL location (Revenue_Management)",
+        "Optional WSDL for Get_Customers and Get_Business_Entity_Contacts only; wins over WSDL location.",
+        **_TEXT,
+    ),
+    "wsdl_location_resource_management": _field(
+        "WSDL location (Resource_Management)",
+        "Optional WSDL for Get_Suppliers only; wins over WSDL location.",
+        **_TEXT,
     ),
     "page_size": _field(
         "SOAP page size",
@@ -63,6 +78,14 @@ WORKDAY_FIELDS: dict[str, Any] = {
         minimum=1,
         maximum=999,
         default=999,
+    ),
+    "max_pages_in_flight": _field(
+        "SOAP pages in flight",
+        "How many SOAP pages are requested at once per tenant, 1 to 8; raise it only if the tenant allows.",
+        type="integer",
+        minimum=1,
+        maximum=8,
+        default=1,
     ),
     "verify_tls": _field("Verify TLS", "Check the server certificate.", type="boolean", default=True),
     "timeout": _field(
@@ -89,8 +112,13 @@ PIPEDRIVE_FIELDS: dict[str, Any] = {
         default="api_token",
     ),
     "refresh_token": _field("Refresh token", "OAuth2 only: the app's refresh token.", **_SECRET),
-    "oauth_token_url": _field(
-        "OAuth token URL", "OAuth2 only.", type="string", default="https://oauth.pipedrive.com/oauth/token"
+    # Not "oauth_token_url": Airflow masks every field whose name contains "token" (the form would show
+    # and save *** instead of the URL).
+    "oauth_url": _field(
+        "OAuth token endpoint",
+        "OAuth2 only: where refresh tokens are exchanged; keep the default for Pipedrive itself.",
+        type="string",
+        default=DEFAULT_TOKEN_URL,
     ),
     "plan": _field(
         "Plan",

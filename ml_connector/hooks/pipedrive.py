@@ -184,7 +184,7 @@ class PipedriveHook(BaseHook):
         source = OAuthTokenSource(
             conn_id=config.conn_id,
             system=SYSTEM,
-            token_url=config.oauth_token_url,
+            token_url=config.oauth_url,
             client_id=config.client_id,
             client_secret=config.client_secret.get_secret_value(),
             refresh_token=refresh_token,

@@ -20,11 +20,11 @@ from ml_connector.hooks.connection import (
     describe_invalid,
 )
 from ml_connector.pipedrive_plans import Plan
+from ml_connector.provider import DEFAULT_TOKEN_URL
 
 log = logging.getLogger(__name__)
 
 DEFAULT_HOST = "https://api.pipedrive.com"
-DEFAULT_TOKEN_URL = "https://oauth.pipedrive.com/oauth/token"
 AuthKindSetting = Literal["api_token", "oauth2"]
 
 # Where each model field comes from, as a person editing the connection sees it.
@@ -33,9 +33,13 @@ _SOURCES = {
     "api_token": "password (the API token)",
     "client_id": "login (the OAuth client id)",
     "client_secret": "password (the OAuth client secret)",
+    "oauth_url": "extra 'oauth_url' (the OAuth token endpoint, e.g. https://oauth.pipedrive.com/oauth/token)",
 }
-_EXTRAS = ("auth_kind", "refresh_token", "oauth_token_url", "plan", "seats", "budget_reserve", "timeout")
-_KNOWN_EXTRAS = frozenset(_EXTRAS) | {"protocol", "verify_tls"}
+_EXTRAS = ("auth_kind", "refresh_token", "oauth_url", "plan", "seats", "budget_reserve", "timeout")
+# Renamed because Airflow masks every connection field whose name contains "token": the UI form showed
+# the old field's default as *** and saved that. Existing connections keep working, with a warning.
+_DEPRECATED_EXTRAS = {"oauth_token_url": "oauth_url"}
+_KNOWN_EXTRAS = frozenset(_EXTRAS) | {"protocol", "verify_tls"} | frozenset(_DEPRECATED_EXTRAS)
 
 
 class InvalidPipedriveConnection(ValueError):
@@ -54,7 +58,7 @@ class PipedriveConfig(BaseModel):
     client_id: str | None = None
     client_secret: SecretStr | None = None
     refresh_token: SecretStr | None = None
-    oauth_token_url: str = DEFAULT_TOKEN_URL
+    oauth_url: str = Field(default=DEFAULT_TOKEN_URL, pattern=r"^https?://\S+$")
     plan: Plan = "growth"
     seats: int = Field(default=1, ge=1)
     budget_reserve: int = Field(default=1000, ge=0)
@@ -107,6 +111,17 @@ def parse_connection(conn: ConnectionLike) -> PipedriveConfig:
     except ValueError as exc:
         raise InvalidPipedriveConnection(f"Pipedrive connection '{conn.conn_id}': host: {exc}") from None
     raw: dict[str, Any] = {"conn_id": conn.conn_id, "base_url": url}
+    for old, new in _DEPRECATED_EXTRAS.items():
+        if extra.get(old) not in (None, ""):
+            ignored = f" (ignored: '{new}' is set too)" if extra.get(new) not in (None, "") else ""
+            log.warning(
+                "Pipedrive connection '%s': extra '%s' is deprecated; rename it to '%s'%s",
+                conn.conn_id,
+                old,
+                new,
+                ignored,
+            )
+            raw[new] = extra[old]
     raw.update({key: extra[key] for key in _EXTRAS if extra.get(key) not in (None, "")})
     if isinstance(raw.get("plan"), str):
         raw["plan"] = raw["plan"].strip().lower()

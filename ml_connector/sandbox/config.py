@@ -87,7 +87,7 @@ def pipedrive_connection_uri(
         {
             "auth_kind": "oauth2",
             "refresh_token": creds.refresh_token,
-            "oauth_token_url": f"{base_url}/oauth/token",
+            "oauth_url": f"{base_url}/oauth/token",
             "plan": plan,
             "seats": seats,
             "protocol": scheme,

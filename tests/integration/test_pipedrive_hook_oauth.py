@@ -38,7 +38,7 @@ def oauth_connection(sandbox: RunningSandbox, **overrides: Any) -> str:
     extra = {
         "auth_kind": "oauth2",
         "refresh_token": creds.refresh_token,
-        "oauth_token_url": f"{sandbox.pipedrive_url}/oauth/token",
+        "oauth_url": f"{sandbox.pipedrive_url}/oauth/token",
         "plan": "growth",
         "seats": 1,
     }

@@ -120,8 +120,28 @@ def test_oauth_connection_keeps_its_secrets_out_of_reprs() -> None:
     )
     config = parse_connection(conn)
     assert config.client_id == "client-id" and config.api_token is None
-    assert config.oauth_token_url == "https://oauth.pipedrive.com/oauth/token"
+    assert config.oauth_url == "https://oauth.pipedrive.com/oauth/token"
     assert "client-secret-value" not in repr(config) and "refresh-token-value" not in repr(config)
+
+
+OAUTH = {"auth_kind": "oauth2", "refresh_token": "refresh-token-value"}
+
+
+def test_the_old_token_endpoint_extra_still_works_with_a_deprecation_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    extra = {**OAUTH, "oauth_token_url": "https://oauth.example.test/token"}
+    config = parse_connection(Conn(login="id", password="secret", extra=extra))
+    assert config.oauth_url == "https://oauth.example.test/token"
+    assert "'oauth_token_url' is deprecated; rename it to 'oauth_url'" in caplog.text
+    both = {**extra, "oauth_url": "https://oauth.example.test/new"}
+    assert parse_connection(Conn(login="id", password="secret", extra=both)).oauth_url.endswith("/new")
+
+
+def test_a_masked_token_endpoint_is_refused_naming_the_field() -> None:
+    """What the old form saved when left unchanged: Airflow's mask instead of the URL."""
+    with pytest.raises(InvalidPipedriveConnection, match="oauth_url"):
+        parse_connection(Conn(login="id", password="secret", extra={**OAUTH, "oauth_token_url": "***"}))
 
 
 def test_json_connection_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
