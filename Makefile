@@ -10,7 +10,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
-.PHONY: venv test lint typecheck pytest demo sandbox airflow bench constraints clean
+.PHONY: venv test lint typecheck pytest demo sandbox airflow bench reference constraints clean
 
 venv: $(STAMP)
 
@@ -50,6 +50,11 @@ airflow: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m ml_connector.sandbox.bench
+
+# Re-derive the committed reference facts (tests/reference) from the official files beside the clone.
+REFERENCE ?= ../shared/reference
+reference: $(STAMP)
+	$(BIN)/python tests/reference/derive.py $(REFERENCE)
 
 # Re-resolve the pins from pyproject.toml (needs the package registry).
 constraints:

@@ -1,4 +1,4 @@
-"""Shared fixtures: a private Airflow home, the reference material, and the sandbox on free ports."""
+"""Shared fixtures: a private Airflow home and metadata database, and the sandbox on free ports."""
 
 from __future__ import annotations
 
@@ -55,15 +55,6 @@ from ml_connector.sandbox.config import SandboxConfig  # noqa: E402
 from ml_connector.sandbox.control import ControlPlane, FaultSpec  # noqa: E402
 from ml_connector.sandbox.oauth import TokenIssuer  # noqa: E402
 from ml_connector.sandbox.runtime import RunningSandbox, ServerThread, run_sandbox  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def reference_dir() -> Path:
-    """The official specs and WSDL shipped beside the repository (``../shared/reference``)."""
-    path = Path(os.environ.get("ML_CONNECTOR_REFERENCE", ROOT.parent / "shared" / "reference"))
-    if not (path / "pipedrive" / "openapi-v2.yaml").is_file():
-        pytest.fail(f"reference material not found at {path}; set ML_CONNECTOR_REFERENCE to its folder")
-    return path
 
 
 @pytest.fixture(scope="session")

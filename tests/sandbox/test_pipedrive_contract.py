@@ -3,7 +3,8 @@
 Each response of a realistic session (fields via v1 and v2, orgs and persons with custom fields of
 several types, list/get/patch/delete/search, OAuth, users/me) is matched to its operation in the
 vendored v1/v2 specs and validated against that operation's schema for the returned status, where
-the spec declares one. Schemas are taken from the spec files at test time, never copied.
+the spec declares one. The schemas are the facts ``make reference`` derives from the official spec
+files (``tests/reference/pipedrive_operations.json``, checked against them by ``test_reference.py``).
 
 One documented relaxation: the specs omit ``nullable`` on properties the real API returns as
 ``null`` (a person's ``org_id`` without organization, ``picture_id``, an unset address and its
@@ -13,18 +14,15 @@ property names may be null beyond what the spec says.
 
 from __future__ import annotations
 
-import re
+import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import requests
-import yaml
 from openapi_schema_validator import OAS30Validator
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT4
+from reference.derive import OPERATIONS, match_template
 
 from ml_connector.sandbox.runtime import RunningSandbox
 
@@ -49,47 +47,25 @@ NULL_IN_PRACTICE = frozenset(
 
 
 class Spec:
-    """One OpenAPI document: operations by (method, template) and response validators."""
+    """One OpenAPI document as committed in ``tests/reference``: its path templates and the response
+    schemas of the operations the sandbox serves."""
 
-    def __init__(self, path: Path, server_prefix: str) -> None:
-        with path.open(encoding="utf-8") as f:
-            self.doc: dict[str, Any] = yaml.load(f, Loader=yaml.CSafeLoader)
-        self.prefix = server_prefix
-        resource = Resource.from_contents(self.doc, default_specification=DRAFT4)
-        self.registry: Registry[Any] = Registry().with_resource("urn:spec", resource)
-        self._patterns = [
-            (re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"), template)
-            for template in self.doc["paths"]
-        ]
+    def __init__(self, prefix: str, facts: dict[str, Any]) -> None:
+        self.prefix = prefix
+        self.templates: list[str] = facts["templates"]
+        self.operations: dict[str, dict[str, Any]] = facts["operations"]
 
     def template(self, path: str) -> str | None:
         if not path.startswith(self.prefix):
             return None
-        rest = path[len(self.prefix) :]
-        exact = [t for pattern, t in self._patterns if pattern.match(rest) and "{" not in t]
-        matches = exact or [t for pattern, t in self._patterns if pattern.match(rest)]
-        return matches[0] if matches else None
+        return match_template(self.templates, path[len(self.prefix) :])
 
     def response_schema(self, template: str, method: str, status: int) -> dict[str, Any] | None:
-        op = self.doc["paths"][template].get(method.lower())
+        op = self.operations.get(f"{method.upper()} {template}")
         if op is None:
-            raise AssertionError(f"the spec has no {method} {template}")
-        response = op["responses"].get(str(status))
-        if response is None:
-            return None
-        schema: dict[str, Any] = _relax(self._resolve(response["content"]["application/json"]["schema"]))
-        return schema
-
-    def _resolve(self, node: Any) -> Any:
-        """Inline ``$ref``s against this document (the vendored specs may or may not use them)."""
-        if isinstance(node, dict):
-            if "$ref" in node:
-                resolved = self.registry.resolver(base_uri="urn:spec").lookup(node["$ref"]).contents
-                return self._resolve(resolved)
-            return {k: self._resolve(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [self._resolve(v) for v in node]
-        return node
+            raise AssertionError(f"the spec has no {method} {template} (or the sandbox does not serve it)")
+        schema = op.get(str(status))
+        return _relax(schema) if schema is not None else None
 
 
 def _relax(node: Any) -> Any:
@@ -137,13 +113,10 @@ class ContractSession(requests.Session):
 
 
 @pytest.fixture(scope="module")
-def specs(reference_dir: Path) -> list[Spec]:
-    return [
-        Spec(reference_dir / "pipedrive" / "openapi-v2.yaml", "/api/v2"),
-        Spec(reference_dir / "pipedrive" / "openapi-v1.yaml", "/v1"),
-        # The OAuth server is its own host in reality; the v1 spec holds its operations at the root.
-        Spec(reference_dir / "pipedrive" / "openapi-v1.yaml", ""),
-    ]
+def specs() -> list[Spec]:
+    facts = json.loads(OPERATIONS.read_text(encoding="utf-8"))
+    # longest prefix first: /api/v2 and /v1 before the OAuth server's root
+    return [Spec(prefix, facts[prefix]) for prefix in sorted(facts, key=len, reverse=True)]
 
 
 @pytest.fixture()

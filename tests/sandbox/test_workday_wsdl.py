@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import pytest
 import zeep
 from lxml import etree
+from reference.derive import DIGESTS, component_key, components, normalise_component
 
 from ml_connector.sandbox.workday import wsdl
 
 XS = "http://www.w3.org/2001/XMLSchema"
 WD = "urn:com.workday/bsvc"
 NS = {"xsd": XS, "wd": WD, "wsdl": "http://schemas.xmlsoap.org/wsdl/"}
-V30 = Path("workday") / "Financial_Management_v30.0.wsdl"
 
 
 def _location(service: str, version: str = "v45.2") -> str:
@@ -112,39 +114,20 @@ def test_reference_id_types_come_from_the_v30_appinfo() -> None:
 # -- fidelity to the real v30.0 WSDL ------------------------------------------------------------------
 
 
-def _normalise(el: etree._Element) -> bytes:
-    """Canonical XML of a schema component without its prose (documentation and validation texts)."""
-    el = etree.fromstring(etree.tostring(el), etree.XMLParser(remove_blank_text=True))
-    for prose in el.xpath(".//xsd:documentation | .//wd:Validation", namespaces=NS):
-        prose.getparent().remove(prose)
-    for tag in ("appinfo", "annotation"):
-        for node in el.xpath(f".//xsd:{tag}", namespaces=NS):
-            if len(node) == 0 and not node.attrib:
-                node.getparent().remove(node)
-    return etree.tostring(el, method="c14n", exclusive=True)
-
-
-@pytest.fixture(scope="module")
-def v30_components(reference_dir: Path) -> dict[tuple[str, str], etree._Element]:
-    parser = etree.XMLParser(huge_tree=True, remove_blank_text=True)
-    schema = etree.parse(str(reference_dir / V30), parser).find(f".//{{{XS}}}schema")
-    assert schema is not None
-    return {(etree.QName(c).localname, c.get("name", "")): c for c in schema if isinstance(c.tag, str)}
-
-
-def test_shared_types_are_identical_to_v30(v30_components: dict[tuple[str, str], etree._Element]) -> None:
+def test_shared_types_are_identical_to_v30() -> None:
+    """Each component the sandbox's types file shares with the real v30.0 WSDL is the same schema, by
+    the digests ``make reference`` derives from that WSDL (``tests/reference/workday_v30_digests.json``)."""
+    v30 = json.loads(DIGESTS.read_text(encoding="utf-8"))
     ours = etree.parse(str(wsdl.TYPES_FILE)).getroot()
     checked, offenders = [], []
-    for component in ours:
-        if not isinstance(component.tag, str):
+    for component in components(ours):
+        key = component_key(component)
+        real = v30.get(key)
+        if real is None or key == "attribute:version":  # wd:fixed carries the tenant's version
             continue
-        key = (etree.QName(component).localname, component.get("name", ""))
-        real = v30_components.get(key)
-        if real is None or key == ("attribute", "version"):  # wd:fixed carries the tenant's version
-            continue
-        checked.append(key[1])
-        if _normalise(component) != _normalise(real):
-            offenders.append(key[1])
+        checked.append(key.split(":", 1)[1])
+        if hashlib.sha256(normalise_component(component)).hexdigest() != real:
+            offenders.append(key)
     assert offenders == [], f"differ from the v30.0 WSDL: {offenders}"
     must = {
         "Response_FilterType",
