@@ -1,8 +1,9 @@
 """Airflow DAG: Workday suppliers and their contacts into Pipedrive organizations and persons.
 
-Everything the DAG does is configured in ``include/mappings/suppliers.yaml``; see the DAG's docs in the UI.
+Everything the DAG does is configured in ``suppliers.yaml``, found in ``$ML_CONNECTOR_MAPPINGS_DIR``, else in
+``include/mappings/`` beside this DAG folder, else among the package's defaults; see the DAG's docs in the UI.
 """
 
 from ml_connector.dag_factory import build_sync_dag, mapping_path
 
-dag = build_sync_dag(mapping_path("suppliers"))
+dag = build_sync_dag(mapping_path("suppliers", __file__))

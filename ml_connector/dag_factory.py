@@ -22,13 +22,12 @@ from airflow.sdk import (
 )
 
 from ml_connector import sync_tasks
-from ml_connector.mapping import SyncMapping, load_mapping
+from ml_connector.mapping import MappingError, SyncMapping, load_mapping
 from ml_connector.window import MODES
 
-WORKDAY_POOL = "workday_api"
-PIPEDRIVE_POOL = "pipedrive_api"
 START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 MAPPINGS_ENV = "ML_CONNECTOR_MAPPINGS_DIR"
+PACKAGED_MAPPINGS = Path(__file__).resolve().parent / "mappings"  # the defaults, shipped in the wheel
 
 DOC = """
 ### Workday {entity} → Pipedrive
@@ -40,9 +39,12 @@ fields resolved to Pipedrive keys, created when allowed, pinned) → `extract` (
 window, all contacts) → `transform` (mapping `{mapping_file}`; invalid records to the rejected file) →
 `load` (only changed records written; PATCH only changed fields; no duplicates) → `report`.
 
-**Window**: a scheduled or backfill run extracts its data interval minus {overlap} minutes of overlap
-(`airflow backfill create --dag-id {dag_id} --from-date ... --to-date ...` extracts exactly those windows).
-A manual run continues from the last successful watermark. {no_filter}
+**Window**: the first run that finds no watermark (the entity was never synced) is an initial full load
+of every Workday record. After that, a scheduled run extracts its data interval minus {overlap} minutes
+of overlap (from the watermark when an earlier interval is missing); a backfill run
+(`airflow backfill create --dag-id {dag_id} --from-date ... --to-date ...`) extracts exactly its own
+interval; a manual run in `incremental` mode reads from the last successful watermark to now, whatever
+logical date the trigger form shows. {no_filter}
 
 **Trigger params**: `mode` = `incremental` | `full_refresh` | `reconcile` (compare every mapped record with
 Pipedrive, correct drift and report duplicates as conflicts), `dry_run` (write the plan, call no Pipedrive write endpoint),
@@ -52,18 +54,61 @@ optional `updated_from` / `updated_to` (ISO datetimes).
 output. A load that died half-way resumes without duplicates. When the Pipedrive daily budget runs low the
 rest is deferred to the next run and the task still succeeds.
 
-**Pools**: `{workday_pool}` (Workday calls) and `{pipedrive_pool}` (Pipedrive calls) cap concurrent API use.
+**Concurrency**: one run at a time per DAG; the Pipedrive-writing tasks of both DAGs take a write lock
+per Pipedrive connection, so they never write at the same time. Pools: {pools}.
 """
 
 
-def mapping_path(entity: str) -> Path:
-    """``$ML_CONNECTOR_MAPPINGS_DIR/<entity>.yaml``, else ``include/mappings/`` beside the ``dags/`` folder."""
-    configured = os.environ.get(MAPPINGS_ENV)
-    folder = Path(configured) if configured else Path(__file__).resolve().parents[1] / "include" / "mappings"
-    return folder / f"{entity}.yaml"
+def mapping_candidates(entity: str, dag_file: str | Path | None = None) -> list[Path]:
+    """Where the mapping file of ``entity`` may be, in the order they are tried.
+
+    ``$ML_CONNECTOR_MAPPINGS_DIR``; then ``include/mappings/`` of the Airflow project the DAG file lives in
+    (``include/`` beside the DAG folder, the Astronomer layout, also when the DAG file sits in a subfolder
+    of ``dags/``); then the defaults shipped inside this package.
+    """
+    name = f"{entity}.yaml"
+    folders: list[Path] = []
+    if configured := os.environ.get(MAPPINGS_ENV, "").strip():
+        folders.append(Path(configured).expanduser())
+    if dag_file is not None:
+        dag_dir = Path(dag_file).resolve().parent
+        projects = [dag_dir.parent] + [folder.parent for folder in dag_dir.parents if folder.name == "dags"]
+        folders += [project / "include" / "mappings" for project in projects]
+    folders.append(PACKAGED_MAPPINGS)
+    return list(dict.fromkeys(folder / name for folder in folders))
+
+
+def mapping_path(entity: str, dag_file: str | Path | None = None) -> Path:
+    """The first existing file of :func:`mapping_candidates`; the error names every place it looked."""
+    candidates = mapping_candidates(entity, dag_file)
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise MappingNotFound(entity, candidates)
+
+
+class MappingNotFound(MappingError):
+    """No mapping file for an entity in any of the places searched; the message lists them."""
+
+    def __init__(self, entity: str, candidates: list[Path]) -> None:
+        looked = "\n  ".join(str(c) for c in candidates)
+        problem = (
+            f"no {entity}.yaml found; looked in, in order:\n  {looked}\n"
+            f"Put {entity}.yaml in one of them, or set {MAPPINGS_ENV} to the folder that holds it."
+        )
+        super().__init__(f"{entity}.yaml", [("", problem)])
 
 
 def _doc(mapping: SyncMapping, dag_id: str, mapping_file: Path) -> str:
+    """The DAG's ``doc_md``, filled in from its mapping."""
+    pools = ", ".join(
+        f"`{pool}` for {what}"
+        for what, pool in (
+            ("Workday calls", mapping.workday_pool),
+            ("Pipedrive calls", mapping.pipedrive_pool),
+        )
+        if pool
+    )
     no_filter = (
         "Workday `Get_Customers` has no updated-since filter: customers are scanned in full and only records "
         "whose content changed are written."
@@ -72,17 +117,16 @@ def _doc(mapping: SyncMapping, dag_id: str, mapping_file: Path) -> str:
     )
     return DOC.format(
         entity=mapping.entity,
-        mapping_file=mapping_file.name,
+        mapping_file=mapping_file,
         overlap=mapping.overlap_minutes,
         dag_id=dag_id,
         no_filter=no_filter,
-        workday_pool=WORKDAY_POOL,
-        pipedrive_pool=PIPEDRIVE_POOL,
+        pools=pools or "none (set `workday_pool` / `pipedrive_pool` in the mapping file to use some)",
     )
 
 
 # Errors that another try cannot fix: a person must act first (new credential, mapping or field fix,
-# or waiting out Pipedrive's edge block). Everything else is retried with backoff.
+# a Fernet key, or waiting out Pipedrive's edge block). Everything else is retried with backoff.
 RETRY_POLICY = ExceptionRetryPolicy(
     rules=[
         RetryRule(
@@ -91,6 +135,8 @@ RETRY_POLICY = ExceptionRetryPolicy(
                 "ml_connector.http.errors.EdgeBlocked",
                 "ml_connector.fields.FieldDefinitionError",
                 "ml_connector.mapping.MappingError",
+                "ml_connector.credentials.keys.KeyConfigError",
+                "ml_connector.credentials.vault.VaultError",
             ],
             action=RetryAction.FAIL,
             reason="needs a person: see the error message for the fix",
@@ -100,16 +146,41 @@ RETRY_POLICY = ExceptionRetryPolicy(
 
 
 def _params() -> dict[str, Param]:
+    """The trigger form; each description is what a person reads next to the field."""
     return {
         "mode": Param(
-            "incremental", type="string", enum=list(MODES), description="What to read and compare."
+            "incremental",
+            type="string",
+            enum=list(MODES),
+            description=(
+                "incremental: Workday changes since the last successful sync; a manual run reads from that "
+                "watermark to now, whatever logical date the form shows, and an entity never synced gets "
+                "its initial full load. full_refresh: read every Workday record and write what differs. "
+                "reconcile: compare every mapped record with Pipedrive, correct drift, report duplicates."
+            ),
         ),
-        "dry_run": Param(False, type="boolean", description="Write the plan only; no Pipedrive writes."),
+        "dry_run": Param(
+            False,
+            type="boolean",
+            description=(
+                "Plan only: write plan.parquet in the run's staging folder, call no Pipedrive write "
+                "endpoint, and leave the watermark where it is."
+            ),
+        ),
         "updated_from": Param(
-            None, type=["null", "string"], format="date-time", description="Optional window start (ISO)."
+            None,
+            type=["null", "string"],
+            format="date-time",
+            description=(
+                "Optional: read only Workday records updated at or after this time (ISO 8601, UTC unless "
+                "it has an offset), instead of the window the mode gives; leave empty normally."
+            ),
         ),
         "updated_to": Param(
-            None, type=["null", "string"], format="date-time", description="Optional window end."
+            None,
+            type=["null", "string"],
+            format="date-time",
+            description="Optional: the end of that window (default: now).",
         ),
     }
 
@@ -131,6 +202,7 @@ def build_sync_dag(mapping_file: str | Path, *, task_retries: int = 3) -> DAG:
     def ctx() -> sync_tasks.RunContext:
         return sync_tasks.RunContext.from_airflow(mapping, get_current_context())
 
+    # Pools are opt-in (None: Airflow's default pool): a task naming a missing pool is never scheduled.
     with DAG(
         dag_id=dag_id,
         description=f"Workday {mapping.entity} and contacts into Pipedrive organizations and persons",
@@ -148,11 +220,11 @@ def build_sync_dag(mapping_file: str | Path, *, task_retries: int = 3) -> DAG:
         def refresh_tokens() -> None:
             sync_tasks.refresh_tokens(ctx())
 
-        @task(task_id="validate_field_definitions", pool=PIPEDRIVE_POOL)
+        @task(task_id="validate_field_definitions", pool=mapping.pipedrive_pool)
         def validate_field_definitions() -> None:
             sync_tasks.validate_fields(ctx())
 
-        @task(task_id="extract", pool=WORKDAY_POOL)
+        @task(task_id="extract", pool=mapping.workday_pool)
         def extract() -> None:
             sync_tasks.extract(ctx())
 
@@ -160,7 +232,7 @@ def build_sync_dag(mapping_file: str | Path, *, task_retries: int = 3) -> DAG:
         def transform() -> None:
             sync_tasks.transform(ctx())
 
-        @task(task_id="load", pool=PIPEDRIVE_POOL)
+        @task(task_id="load", pool=mapping.pipedrive_pool)
         def load() -> None:
             sync_tasks.load(ctx())
 

@@ -282,6 +282,10 @@ class SyncMapping(_Strict):
     create_missing_fields: bool = True
     inactive_policy: Literal["update_status", "skip"] = "update_status"
     retention_days: int = Field(default=14, ge=1)
+    # Airflow pools for the Workday- and Pipedrive-calling tasks; none by default, since a task naming a
+    # pool that does not exist is never scheduled. Create the pool first when setting one.
+    workday_pool: str | None = Field(default=None, min_length=1)
+    pipedrive_pool: str | None = Field(default=None, min_length=1)
     organization: EntityMapping
     person: EntityMapping
 

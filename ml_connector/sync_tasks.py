@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, cast
@@ -17,12 +18,13 @@ import pyarrow as pa
 from pydantic import BaseModel
 
 from ml_connector.http.errors import BudgetExhausted
+from ml_connector.locks import LockTimeout, describe_holder, file_lock
 
 if TYPE_CHECKING:
     from ml_connector.fields import ResolvedFields
 from ml_connector.mapping import SyncMapping
 from ml_connector.staging import StagingArea
-from ml_connector.window import MODES, Mode, UpdateWindow, resolve_window
+from ml_connector.window import MODES, Mode, UpdateWindow, next_watermark, resolve_window, run_kind
 
 log = logging.getLogger("ml_connector.sync")
 
@@ -95,22 +97,17 @@ class RunContext:
         return datetime.fromisoformat(value) if value else None
 
     def window(self) -> UpdateWindow:
-        """A run with a data interval (scheduled, backfill, or triggered for a logical date) takes that
-        interval; a manual run without a logical date continues from the watermark to now."""
-        watermark = self.watermark()
-        interval_start = self.interval_start
-        if self.run_type == "scheduled" and watermark and interval_start and watermark < interval_start:
-            # an earlier interval failed or was skipped: read from where the last successful run ended
-            interval_start = watermark
+        """This run's window under the rules in :mod:`ml_connector.window`."""
         return resolve_window(
             mode=self.mode,
             overlap=timedelta(minutes=self.mapping.overlap_minutes),
             now=self.run_after,
-            interval_start=interval_start,
+            kind=run_kind(self.run_type),
+            interval_start=self.interval_start,
             interval_end=self.interval_end,
             updated_from=self.updated_from,
             updated_to=self.updated_to,
-            watermark=watermark,
+            watermark=self.watermark(),
         )
 
 
@@ -130,6 +127,52 @@ def refresh_tokens(ctx: RunContext) -> None:
             hook.close()
 
 
+# -- the Pipedrive write lock --------------------------------------------------------------------------------
+WRITE_LOCK_WAIT = timedelta(hours=1)
+
+
+class PipedriveBusy(RuntimeError):
+    """Another task kept the Pipedrive write lock for longer than a load waits; Airflow retries later."""
+
+
+@contextmanager
+def pipedrive_writer(ctx: RunContext, task: str) -> Iterator[None]:
+    """Hold the write lock of the run's Pipedrive connection: tasks that may write to one Pipedrive
+    company (field definitions, the load) run one at a time, whoever started them (the scheduler, a
+    backfill, the CLI, either DAG), with or without Airflow pools. The lock is a file under the state
+    directory, which must be shared storage when workers run on several machines. A dry run writes
+    nothing and takes no lock."""
+    if ctx.dry_run:
+        yield
+        return
+    from ml_connector.credentials.vault import default_state_dir, entry_stem
+
+    path = default_state_dir() / "locks" / f"pipedrive-{entry_stem(ctx.pipedrive_conn_id)}.lock"
+
+    def waiting(holder: dict[str, Any], waited: float) -> None:
+        log.info(
+            "waiting for the Pipedrive write lock of connection %s, held by %s (%.0f s so far)",
+            ctx.pipedrive_conn_id,
+            describe_holder(holder),
+            waited,
+        )
+
+    try:
+        with file_lock(
+            path,
+            what=f"{task} of run {ctx.run_id} of {ctx.dag_id}",
+            timeout=WRITE_LOCK_WAIT.total_seconds(),
+            on_wait=waiting,
+        ):
+            yield
+    except LockTimeout as exc:
+        raise PipedriveBusy(
+            f"the Pipedrive write lock of connection {ctx.pipedrive_conn_id} is still held after "
+            f"{WRITE_LOCK_WAIT} by {describe_holder(exc.holder)}; this task is retried later. If that "
+            "process is gone for good, its lock went with it: clear this task to run it again."
+        ) from None
+
+
 # -- validate_field_definitions ---------------------------------------------------------------------------
 def validate_fields(ctx: RunContext) -> None:
     """Resolve the mapping's custom fields to Pipedrive keys (creating what is allowed) before any write."""
@@ -138,7 +181,8 @@ def validate_fields(ctx: RunContext) -> None:
 
     hook = PipedriveHook(ctx.pipedrive_conn_id)
     try:
-        resolved = validate_field_definitions(hook, ctx.mapping, ctx.area, dry_run=ctx.dry_run)
+        with pipedrive_writer(ctx, "validate_field_definitions"):
+            resolved = validate_field_definitions(hook, ctx.mapping, ctx.area, dry_run=ctx.dry_run)
         ctx.area.write_json(ctx.run_file("fields.json"), resolved.to_json())
         log.info("field definitions resolved and pinned (%s)", hook.log_usage())
     except BudgetExhausted as exc:
@@ -296,26 +340,27 @@ def load(ctx: RunContext) -> None:
             "organization": ctx.area.read_table(ctx.stage("transformed_organizations")),
             "person": ctx.area.read_table(ctx.stage("transformed_persons")),
         }
-        observed = observed_options(ctx.mapping, tables)
-        resolved = _staged_fields(ctx, observed)
-        if resolved is None:  # new option labels in this run's data (or no staged resolution): resolve again
-            try:
-                resolved = validate_field_definitions(
-                    hook, ctx.mapping, ctx.area, observed, dry_run=ctx.dry_run
-                )
-            except BudgetExhausted as exc:
-                defer_whole_run(ctx, tables, exc)
-                return
-        summary = run_load(
-            hook,
-            ctx.area,
-            dag_id=ctx.dag_id,
-            run_id=ctx.run_id,
-            entity=ctx.entity,
-            resolved=resolved,
-            mode=ctx.mode,
-            dry_run=ctx.dry_run,
-        )
+        with pipedrive_writer(ctx, "load"):
+            observed = observed_options(ctx.mapping, tables)
+            resolved = _staged_fields(ctx, observed)
+            if resolved is None:  # new option labels in this run's data (or no staged resolution)
+                try:
+                    resolved = validate_field_definitions(
+                        hook, ctx.mapping, ctx.area, observed, dry_run=ctx.dry_run
+                    )
+                except BudgetExhausted as exc:
+                    defer_whole_run(ctx, tables, exc)
+                    return
+            summary = run_load(
+                hook,
+                ctx.area,
+                dag_id=ctx.dag_id,
+                run_id=ctx.run_id,
+                entity=ctx.entity,
+                resolved=resolved,
+                mode=ctx.mode,
+                dry_run=ctx.dry_run,
+            )
         log.info("load finished: %s (%s)", summary, hook.log_usage())
     finally:
         hook.close()
@@ -338,14 +383,17 @@ def defer_whole_run(ctx: RunContext, tables: Mapping[str, pa.Table], exc: Budget
 def advance_watermark(ctx: RunContext, window: Mapping[str, Any]) -> None:
     """Move the watermark to this run's window end when the window leaves no gap after the old one."""
     old = ctx.watermark()
-    start = datetime.fromisoformat(window["start"]) if window.get("start") else None
-    end = datetime.fromisoformat(window["end"])
-    if old is not None and start is not None and start > old:
-        log.warning("watermark stays at %s: this run's window starts later, at %s", old, start)
+    covered = UpdateWindow.from_json(dict(window))
+    moved = next_watermark(old, covered)
+    if moved is None:
+        if covered.start is not None and (old is None or covered.start > old):
+            log.warning(
+                "watermark stays at %s: this run's window starts at %s, so it leaves a gap before it",
+                old.isoformat() if old else "none (no initial full load yet)",
+                covered.start.isoformat(),
+            )
         return
-    if old is not None and end <= old:
-        return
-    ctx.area.write_json(ctx.watermark_path, {"updated_to": end.isoformat(), "run_id": ctx.run_id})
+    ctx.area.write_json(ctx.watermark_path, {"updated_to": moved.isoformat(), "run_id": ctx.run_id})
 
 
 # -- report ----------------------------------------------------------------------------------------------------

@@ -1,9 +1,19 @@
-"""Which Workday update window a DAG run extracts.
+"""Which Workday update window a DAG run extracts, and when the watermark may move.
 
-Scheduled and backfill runs extract their data interval, widened by an overlap so a record committed
-just before a boundary is not lost to clock skew. A manual run may have no logical date in Airflow 3:
-it continues from the last successful watermark. Explicit ``updated_from``/``updated_to`` params win,
-and ``full_refresh``/``reconcile`` read everything.
+The watermark is the end of the window the last successful run covered with no gap before it. Its rules:
+
+- an entity with no watermark has never completed a sync: its first scheduled or manual run is an
+  initial full load, whatever its data interval says (a first daily run would otherwise read only
+  yesterday and leave every older record out of Pipedrive for good);
+- a scheduled run extracts its data interval, widened by the overlap so a record committed just before
+  a boundary is not lost to clock skew, and starts no later than the watermark, so an interval that
+  failed or was skipped is read again;
+- a backfill run extracts exactly its own data interval;
+- a manual run (UI, REST API, CLI; with or without a logical date, which the trigger form prefills)
+  reads from the watermark minus the overlap to the time it was triggered;
+- explicit ``updated_from``/``updated_to`` params win, and ``full_refresh``/``reconcile`` read everything;
+- the watermark only moves over contiguous coverage: a window that starts after it, or any bounded
+  window while there is none yet, leaves it where it is.
 """
 
 from __future__ import annotations
@@ -14,6 +24,14 @@ from typing import Any, Literal
 
 Mode = Literal["incremental", "full_refresh", "reconcile"]
 MODES: tuple[Mode, ...] = ("incremental", "full_refresh", "reconcile")
+RunKind = Literal["scheduled", "backfill", "manual"]
+INITIAL_LOAD = "no watermark yet: initial full load"
+
+
+def run_kind(run_type: str) -> RunKind:
+    """Airflow's run type as the window sees it: asset-triggered and operator-triggered runs have no
+    interval of their own to honour, so they continue from the watermark like manual runs."""
+    return run_type if run_type in ("scheduled", "backfill") else "manual"  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -31,6 +49,13 @@ class UpdateWindow:
             "reason": self.reason,
         }
 
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> UpdateWindow:
+        start = _utc(value.get("start"))
+        end = _utc(value["end"])
+        assert end is not None
+        return cls(start, end, str(value.get("reason") or ""))
+
 
 def _utc(value: datetime | str | None) -> datetime | None:
     if value is None or value == "":
@@ -44,6 +69,7 @@ def resolve_window(
     mode: Mode,
     overlap: timedelta,
     now: datetime,
+    kind: RunKind,
     interval_start: datetime | None,
     interval_end: datetime | None,
     updated_from: datetime | str | None = None,
@@ -61,10 +87,26 @@ def resolve_window(
         return UpdateWindow(explicit_from, end, "params updated_from/updated_to")
     if mode != "incremental":
         return UpdateWindow(None, now, f"mode {mode}: full scan")
-    first, last_instant = _utc(interval_start), _utc(interval_end)
-    if first is not None and last_instant is not None and first < last_instant:
-        return UpdateWindow(first - overlap, last_instant, "data interval minus overlap")
-    last = _utc(watermark)
-    if last is not None:
-        return UpdateWindow(last - overlap, now, "last watermark minus overlap (manual run)")
-    return UpdateWindow(None, now, "no watermark yet: full scan")
+    first, last = _utc(interval_start), _utc(interval_end)
+    has_interval = first is not None and last is not None and first < last
+    if kind == "backfill" and has_interval:
+        assert first is not None and last is not None
+        return UpdateWindow(first - overlap, last, "backfill: its data interval minus overlap")
+    mark = _utc(watermark)
+    if mark is None:
+        return UpdateWindow(None, now, INITIAL_LOAD)
+    if kind == "scheduled" and has_interval:
+        assert first is not None and last is not None
+        if mark < first:  # an earlier interval failed or was skipped: read from where the last run ended
+            return UpdateWindow(mark - overlap, last, "from the watermark (an earlier interval is missing)")
+        return UpdateWindow(first - overlap, last, "data interval minus overlap")
+    return UpdateWindow(mark - overlap, now, "last watermark minus overlap to now (manual run)")
+
+
+def next_watermark(old: datetime | None, window: UpdateWindow) -> datetime | None:
+    """Where the watermark goes after a successful run of ``window``; ``None`` or ``old``: it stays."""
+    if window.start is not None and (old is None or window.start > old):
+        return None  # a gap before this window (or no coverage at all yet): coverage is not contiguous
+    if old is not None and window.end <= old:
+        return None  # an old backfill: never backwards
+    return window.end

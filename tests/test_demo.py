@@ -7,12 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 def test_demo_syncs_both_entities_twice_and_exits_zero(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__DATABASE__", "ML_CONNECTOR_"))}
-    env["AIRFLOW_HOME"] = str(tmp_path / "airflow")
+    """Run as a user would outside the Makefile: no Airflow setting at all, from a folder that is not the
+    checkout; the demo picks its own Airflow home (./.airflow) and DAG folder."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "ML_CONNECTOR_"))}
     result = subprocess.run(
         [
             sys.executable,
@@ -26,7 +25,7 @@ def test_demo_syncs_both_entities_twice_and_exits_zero(tmp_path: Path) -> None:
             "--pipedrive-plan",
             "ultimate",
         ],
-        cwd=ROOT,
+        cwd=tmp_path,
         env=env,
         capture_output=True,
         text=True,
@@ -35,6 +34,7 @@ def test_demo_syncs_both_entities_twice_and_exits_zero(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
     assert "Demo finished." in out
+    assert f"Airflow home: {tmp_path / '.airflow'}; DAG folder: {tmp_path / '.airflow' / 'demo'}" in out
     rows = [line.split() for line in out.splitlines() if line.strip().startswith(("customers", "suppliers"))]
     table = {(row[0], row[1] + " " + row[2]): row[3:] for row in rows if len(row) == 13}
     assert set(table) == {

@@ -5,8 +5,8 @@ the new access token is used, by whichever task refreshed it, and must never be 
 the metadata DB or XCom. Files under the state directory, encrypted and written atomically (temp
 file, fsync, rename), meet that without a server round trip.
 
-The lock is a thread lock plus ``fcntl.flock`` on a lock file, so only one task refreshes a
-connection at a time on one machine. Workers on several machines share the guarantee only if the
+The lock (:func:`ml_connector.locks.file_lock`) keeps refreshes of one connection single-flight on
+one machine. Workers on several machines share the guarantee only if the
 state directory is on storage they all mount (a shared volume with working ``flock``, e.g. NFSv4);
 otherwise each machine keeps its own state and a rotating refresh token will be used by only one.
 """
@@ -14,13 +14,11 @@ otherwise each machine keeps its own state and a rotating refresh token will be 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
 import re
 import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,15 +26,11 @@ from typing import Any
 from cryptography.fernet import InvalidToken, MultiFernet
 
 from ml_connector.credentials.keys import KEY_SETTINGS, load_fernet
+from ml_connector.locks import file_lock
 
 STATE_DIR_ENV = "ML_CONNECTOR_STATE_DIR"
 _SUFFIX = ".fernet"
 _LOCK_SUFFIX = ".lock"
-
-# One thread lock per lock file for the whole process: flock alone would block a second thread of
-# this process on its own open file, and several vault objects may point at the same directory.
-_thread_locks: dict[str, threading.Lock] = {}
-_thread_locks_guard = threading.Lock()
 
 
 class VaultError(RuntimeError):
@@ -151,19 +145,8 @@ class TokenVault:
     @contextlib.contextmanager
     def _locked(self, lock_path: Path) -> Iterator[None]:
         self._ensure_root()
-        key = str(lock_path.resolve())
-        with _thread_locks_guard:
-            thread_lock = _thread_locks.setdefault(key, threading.Lock())
-        with thread_lock:
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                try:
-                    yield
-                finally:
-                    fcntl.flock(fd, fcntl.LOCK_UN)
-            finally:
-                os.close(fd)
+        with file_lock(lock_path):
+            yield
 
 
 def _fsync_dir(directory: Path) -> None:

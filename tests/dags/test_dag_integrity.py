@@ -39,8 +39,8 @@ def test_dag_shape(bag: DagBag, dag_id: str) -> None:
     for task in dag.tasks:
         assert task.retries >= 1 and task.retry_exponential_backoff
         assert task.retry_policy is not None
-    pools = {t.task_id: t.pool for t in dag.tasks}
-    assert pools["extract"] == "workday_api" and pools["load"] == "pipedrive_api"
+    # no pool to create by default: a task naming a missing pool would never be scheduled
+    assert {t.pool for t in dag.tasks} == {"default_pool"}
 
 
 def _in_order(dag):  # type: ignore[no-untyped-def]
@@ -51,6 +51,30 @@ def _in_order(dag):  # type: ignore[no-untyped-def]
         task = dag.get_task(next_id)
         ordered.append(task)
     return ordered
+
+
+@pytest.mark.parametrize(
+    ("error", "action"),
+    [
+        ("ml_connector.credentials.keys.KeyConfigError", "fail"),
+        ("ml_connector.credentials.vault.VaultError", "fail"),
+        ("ml_connector.http.errors.CredentialRejected", "fail"),
+        ("ml_connector.http.errors.EdgeBlocked", "fail"),
+        ("ml_connector.fields.FieldDefinitionError", "fail"),
+        ("ml_connector.mapping.MappingError", "fail"),
+        ("ml_connector.dag_factory.MappingNotFound", "fail"),
+        ("ml_connector.http.errors.TransientError", "default"),
+        ("ml_connector.sync_tasks.PipedriveBusy", "default"),
+    ],
+)
+def test_the_retry_policy_fails_at_once_on_what_a_person_must_fix(error: str, action: str) -> None:
+    from airflow.sdk.module_loading import import_string
+
+    from ml_connector.dag_factory import RETRY_POLICY
+
+    cls = import_string(error)
+    decision = RETRY_POLICY.evaluate(cls.__new__(cls), try_number=1, max_tries=4)
+    assert decision.action.value == action
 
 
 def test_default_schedules(bag: DagBag) -> None:
@@ -71,6 +95,23 @@ def _bag_with(tmp_path: Path, edit: dict[str, object]) -> DagBag:
     dags.mkdir()
     shutil.copy(ROOT / "dags" / "workday_customers_to_pipedrive.py", dags)
     return DagBag(dag_folder=str(dags))
+
+
+def test_pools_are_an_opt_in_setting_of_the_mapping_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ML_CONNECTOR_MAPPINGS_DIR", str(tmp_path / "mappings"))
+    bag = _bag_with(tmp_path, {"workday_pool": "workday_api", "pipedrive_pool": "pipedrive_api"})
+    assert bag.import_errors == {}
+    pools = {t.task_id: t.pool for t in bag.dags["workday_customers_to_pipedrive"].tasks}
+    assert pools == {
+        "refresh_tokens": "default_pool",
+        "validate_field_definitions": "pipedrive_api",
+        "extract": "workday_api",
+        "transform": "default_pool",
+        "load": "pipedrive_api",
+        "report": "default_pool",
+    }
 
 
 def test_a_schedule_more_often_than_every_five_minutes_fails_import(

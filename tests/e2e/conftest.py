@@ -6,13 +6,16 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 import requests
+from croniter import croniter
 from cryptography.fernet import Fernet
 
 from ml_connector.sandbox.runtime import RunningSandbox
@@ -105,12 +108,63 @@ def world(
 
     from ml_connector.dag_factory import build_sync_dag
 
-    def run(entity: str, *, logical_date: datetime | None = None, **conf: Any) -> Any:
+    def run(
+        entity: str, *, logical_date: datetime | None = None, run_type: str = "manual", **conf: Any
+    ) -> Any:
+        """One DAG run through ``dag.test()``; ``run_type`` "scheduled" or "backfill" makes the run the
+        scheduler or a backfill would create for ``logical_date`` (its data interval from the timetable)."""
         dag = build_sync_dag(MAPPINGS / f"{entity}.yaml", task_retries=0)
         kwargs: dict[str, Any] = {"run_conf": conf or None, "logical_date": logical_date}
-        return dag.test(**kwargs)
+        if run_type == "manual":
+            return dag.test(**kwargs)
+        assert logical_date is not None, "a scheduled or backfill run has a logical date"
+        with as_run_type(run_type, dag, logical_date):
+            return dag.test(**kwargs)
 
     yield SyncWorld(sandbox, area, run)
+
+
+@contextmanager
+def as_run_type(run_type: str, dag: Any, logical_date: datetime) -> Iterator[None]:
+    """``dag.test()`` always creates a manual run; this makes it create the run the scheduler (or a
+    backfill) creates for ``logical_date``: that run type, its run id and the timetable's interval."""
+    from airflow.models import dagrun
+    from airflow.sdk.definitions.timetables.interval import CronDataIntervalTimetable
+    from airflow.utils.state import DagRunState
+    from airflow.utils.types import DagRunType
+    from sqlalchemy import select
+
+    kind = DagRunType(run_type)
+    timetable = dag.timetable
+    assert isinstance(timetable, CronDataIntervalTimetable)
+    start = logical_date
+    end = croniter(timetable.expression, start).get_next(datetime)
+
+    def create(*, dag: Any, session: Any, logical_date: datetime, **kwargs: Any) -> Any:
+        existing = session.scalar(
+            select(dagrun.DagRun).where(
+                dagrun.DagRun.dag_id == dag.dag_id, dagrun.DagRun.logical_date == logical_date
+            )
+        )
+        if existing:
+            session.delete(existing)
+            session.commit()
+        return dag.create_dagrun(
+            run_id=dagrun.DagRun.generate_run_id(run_type=kind, logical_date=start, run_after=end),
+            logical_date=logical_date,
+            data_interval=(start, end),
+            run_after=end,
+            conf=kwargs["conf"],
+            run_type=kind,
+            state=DagRunState.RUNNING,
+            triggered_by=kwargs["triggered_by"],
+            triggering_user_name=kwargs["triggering_user_name"],
+            start_date=kwargs["start_date"],
+            session=session,
+        )
+
+    with patch.object(dagrun, "get_or_create_dagrun", create):
+        yield
 
 
 def task_states(dag_run: Any) -> dict[str, str]:

@@ -157,8 +157,8 @@ def _suppliers_updated(world: SyncWorld, start: datetime | None, end: datetime |
 
 
 def test_backfill_runs_extract_exactly_their_windows(world: SyncWorld) -> None:
-    """Runs for three consecutive days (as ``airflow backfill create`` makes them) each extract their own
-    data interval minus the overlap: exactly the suppliers Workday updated in it."""
+    """Backfill runs for three consecutive days of a never-synced entity each extract their own data
+    interval minus the overlap: exactly the suppliers Workday updated in it, not an initial full load."""
     dag_id = "workday_suppliers_to_pipedrive"
     assert _suppliers_updated(world, None, None)
     # three days around the first supplier update the tenant has, so the windows are not all empty
@@ -174,8 +174,9 @@ def test_backfill_runs_extract_exactly_their_windows(world: SyncWorld) -> None:
     extracted_total = 0
     for offset in (0, 1, 2):
         logical = first_day + timedelta(days=offset)
-        run = world.run("suppliers", logical_date=logical)
+        run = world.run("suppliers", logical_date=logical, run_type="backfill")
         assert str(run.state) in ("success", "DagRunState.SUCCESS")
+        assert run.run_id.startswith("backfill__")
         start, end = run.data_interval_start, run.data_interval_end
         assert end - start == timedelta(days=1)
         window = world.extract_meta(dag_id, run.run_id)["window"]
@@ -189,6 +190,8 @@ def test_backfill_runs_extract_exactly_their_windows(world: SyncWorld) -> None:
         assert keys == _suppliers_updated(world, start - timedelta(minutes=10), end)
         extracted_total += len(keys)
     assert extracted_total >= 1
+    # windows before any full load cover no contiguous history: the entity still counts as never synced
+    assert world.area.read_json(world.area.state_path("suppliers", "watermark.json")) is None
 
 
 def test_a_create_whose_answer_is_lost_is_not_duplicated(world: SyncWorld) -> None:

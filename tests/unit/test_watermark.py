@@ -44,6 +44,19 @@ def test_a_scheduled_run_after_a_failed_one_reads_from_the_watermark(tmp_path: P
     assert window.start == DAY - timedelta(days=2) - OVERLAP and window.end == DAY + timedelta(days=1)
 
 
+def test_the_first_scheduled_run_of_a_never_synced_entity_is_an_initial_full_load(tmp_path: Path) -> None:
+    window = context(tmp_path).window()
+    assert window.start is None and window.end == DAY + timedelta(days=1)
+    assert window.reason == "no watermark yet: initial full load"
+
+
+def test_a_manual_run_with_a_logical_date_reads_from_the_watermark(tmp_path: Path) -> None:
+    ctx = context(tmp_path, run_type="manual")
+    set_watermark(ctx, DAY - timedelta(days=2))
+    window = ctx.window()
+    assert (window.start, window.end) == (DAY - timedelta(days=2) - OVERLAP, DAY + timedelta(days=1))
+
+
 def test_a_backfill_run_reads_exactly_its_interval(tmp_path: Path) -> None:
     ctx = context(tmp_path, run_type="backfill")
     set_watermark(ctx, DAY - timedelta(days=2))
@@ -53,7 +66,8 @@ def test_a_backfill_run_reads_exactly_its_interval(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "start", "end", "expected"),
     [
-        (None, DAY, DAY + timedelta(days=1), DAY + timedelta(days=1)),  # first run
+        (None, None, DAY + timedelta(days=1), DAY + timedelta(days=1)),  # the initial full load
+        (None, DAY, DAY + timedelta(days=1), None),  # a window before any full load: no coverage yet
         (DAY, DAY - OVERLAP, DAY + timedelta(days=1), DAY + timedelta(days=1)),  # contiguous: moves on
         (DAY, DAY + timedelta(days=3), DAY + timedelta(days=4), DAY),  # a gap before it: stays
         (DAY, DAY - timedelta(days=5), DAY - timedelta(days=4), DAY),  # an old backfill: never backwards
@@ -66,5 +80,6 @@ def test_the_watermark_moves_only_over_contiguous_coverage(
     ctx = context(tmp_path)
     if old:
         set_watermark(ctx, old)
+    assert ctx.watermark() == old
     advance_watermark(ctx, {"start": start.isoformat() if start else None, "end": end.isoformat()})
     assert ctx.watermark() == expected
