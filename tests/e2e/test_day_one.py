@@ -3,7 +3,10 @@ interval, and manual runs read from the watermark whatever logical date the trig
 
 from __future__ import annotations
 
+import multiprocessing
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import SyncWorld, by_route, task_states
@@ -99,3 +102,39 @@ def test_a_missing_or_invalid_fernet_key_fails_at_once_without_retries(
     assert str(getattr(ti.state, "value", ti.state)) == "failed"  # not up_for_retry
     assert ti.try_number == 1
     assert world.records("organizations") == []
+
+
+def _hold_write_lock(path: str, release: Any, ready: Any) -> None:
+    from ml_connector.locks import file_lock
+
+    with file_lock(Path(path), what="load of run scheduled__x of workday_suppliers_to_pipedrive"):
+        ready.set()
+        release.wait(120)
+
+
+def test_the_writing_tasks_take_the_pipedrive_write_lock_without_any_pool(
+    world: SyncWorld, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Another process (the other DAG's load, a CLI run) holds the lock: nothing is written beside it."""
+    from ml_connector import sync_tasks
+    from ml_connector.credentials.vault import entry_stem
+
+    monkeypatch.setattr(sync_tasks, "WRITE_LOCK_WAIT", timedelta(seconds=2))
+    lock = tmp_path / "state" / "locks" / f"pipedrive-{entry_stem('pipedrive_default')}.lock"
+    ctx = multiprocessing.get_context("spawn")
+    release, ready = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold_write_lock, args=(str(lock), release, ready))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        blocked = world.run("customers", mode="full_refresh")
+        assert task_states(blocked)["validate_field_definitions"] == "failed"
+        assert {r for r in world.pipedrive_stats()["by_route"] if not r.startswith("GET ")} <= {
+            "POST /oauth/token"
+        }
+    finally:
+        release.set()
+        holder.join(30)
+    done = world.run("customers", mode="full_refresh")
+    assert set(task_states(done).values()) == {"success"}
+    assert world.records("organizations")
