@@ -1,7 +1,8 @@
 """``make bench`` for the sandbox: it must never be the bottleneck of a sync it serves.
 
 Targets on a 2-core machine: at least 300 Pipedrive creates per second, and a full 999-record
-Workday SOAP page served in at most one second. Run with ``python -m ml_connector.sandbox.bench``.
+Workday SOAP page served in at most one second; then the figures the test suite used to assert as
+wall-clock limits (:mod:`ml_connector.sandbox.bench_suite`). Run with ``python -m ml_connector.sandbox.bench``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 
 import requests
 
+from ml_connector.sandbox.bench_suite import suite_figures
 from ml_connector.sandbox.config import SandboxConfig
 from ml_connector.sandbox.pipedrive.bench import measure_creates
 from ml_connector.sandbox.runtime import RunningSandbox, run_sandbox
@@ -72,6 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=4, help="client threads for the create run")
     parser.add_argument("--pages", type=int, default=6, help="999-record SOAP pages to time")
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument(
+        "--skip-suite-figures", action="store_true", help="only the sandbox's own throughput figures"
+    )
     args = parser.parse_args(argv)
 
     config = SandboxConfig(
@@ -95,6 +100,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ok = creates_per_s >= 300 and statistics.median(pages) <= 1.0
     print("targets (>= 300 creates/s, <= 1 s per page):", "met" if ok else "NOT met")
+    if not args.skip_suite_figures:
+        print("\nFigures the test suite used to assert as wall-clock limits:")
+        for figure in suite_figures():
+            print(f"  {figure.line()}")
+            figures[figure.name] = figure.value
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(figures, fh, indent=2)

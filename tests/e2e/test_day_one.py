@@ -3,13 +3,12 @@ interval, and manual runs read from the watermark whatever logical date the trig
 
 from __future__ import annotations
 
-import multiprocessing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from conftest import SyncWorld, by_route, task_states
+from support.locking import LockHolder
 
 WRITES = (
     "POST /api/v2/organizations",
@@ -104,14 +103,6 @@ def test_a_missing_or_invalid_fernet_key_fails_at_once_without_retries(
     assert world.records("organizations") == []
 
 
-def _hold_write_lock(path: str, release: Any, ready: Any) -> None:
-    from ml_connector.locks import file_lock
-
-    with file_lock(Path(path), what="load of run scheduled__x of workday_suppliers_to_pipedrive"):
-        ready.set()
-        release.wait(120)
-
-
 def test_the_writing_tasks_take_the_pipedrive_write_lock_without_any_pool(
     world: SyncWorld, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -121,20 +112,15 @@ def test_the_writing_tasks_take_the_pipedrive_write_lock_without_any_pool(
 
     monkeypatch.setattr(sync_tasks, "WRITE_LOCK_WAIT", timedelta(seconds=2))
     lock = tmp_path / "state" / "locks" / f"pipedrive-{entry_stem('pipedrive_default')}.lock"
-    ctx = multiprocessing.get_context("spawn")
-    release, ready = ctx.Event(), ctx.Event()
-    holder = ctx.Process(target=_hold_write_lock, args=(str(lock), release, ready))
-    holder.start()
+    holder = LockHolder(lock, "load of run scheduled__x of workday_suppliers_to_pipedrive")
     try:
-        assert ready.wait(30)
         blocked = world.run("customers", mode="full_refresh")
         assert task_states(blocked)["validate_field_definitions"] == "failed"
         assert {r for r in world.pipedrive_stats()["by_route"] if not r.startswith("GET ")} <= {
             "POST /oauth/token"
         }
     finally:
-        release.set()
-        holder.join(30)
+        holder.release()
     done = world.run("customers", mode="full_refresh")
     assert set(task_states(done).values()) == {"success"}
     assert world.records("organizations")

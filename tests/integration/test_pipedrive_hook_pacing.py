@@ -41,10 +41,10 @@ def test_concurrent_creates_and_listing_meet_no_429(growth: RunningSandbox) -> N
     assert "429" not in s["by_status"], s["by_status"]
     assert s["requests_total"] == 303
     assert hook.tokens_spent == s["tokens_spent"] == 300 * 5 + 3 * 10
-    # Paced, not idle: 303 requests at 36 per 2.25 s take about 18.9 s.
+    # Paced: 303 requests at 36 per 2.25 s cannot take less than about 18.9 s (that it does not idle
+    # much beyond that is a ``make bench`` figure).
     floor = (303 / (BURST_LIMITS["api_token"]["growth"] * SAFETY_MARGIN) - 1) * (WINDOW_S + WINDOW_SLACK_S)
-    assert floor <= elapsed < floor + 15
-    print(f"\n303 requests in {elapsed:.1f}s, 0 x 429; {hook.log_usage()}")
+    assert elapsed >= floor
 
 
 def test_searches_stay_under_ten_per_two_seconds(growth: RunningSandbox) -> None:

@@ -5,7 +5,6 @@ Every SOAP response a test receives (zeep or raw) is checked against the sandbox
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -429,16 +428,13 @@ def test_soap_throttles_with_http_500(make_sandbox: Callable[..., RunningSandbox
     assert throttled and b"Server.processingError" in throttled[0].content
 
 
-def test_a_999_record_page_is_served_within_a_second(make_sandbox: Callable[..., RunningSandbox]) -> None:
+def test_full_999_record_pages_are_served(make_sandbox: Callable[..., RunningSandbox]) -> None:
+    """The size that matters for speed (how fast: ``make bench``)."""
     sb = make_sandbox(customers=5000, suppliers=50)
     body = "<wd:Get_Customers_Request><wd:Response_Filter><wd:Page>{}</wd:Page><wd:Count>999</wd:Count></wd:Response_Filter></wd:Get_Customers_Request>"
-    raw_post(sb, REVENUE, body.format(1))  # warm-up (and schema check) outside the timing
-    timings = []
+    raw_post(sb, REVENUE, body.format(1))  # schema check of the request
     for page in (2, 3, 4):
-        started = time.perf_counter()
         response = raw_post(sb, REVENUE, body.format(page), check=False)
-        timings.append(time.perf_counter() - started)
         assert response.status_code == 200
         customers = etree.fromstring(response.content).iterfind(f".//{{{WD}}}Customer")
         assert sum(1 for _ in customers) == 999
-    assert min(timings) < 1.0, timings

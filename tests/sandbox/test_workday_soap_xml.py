@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -349,15 +348,11 @@ def test_request_elements_are_echoed_under_wd(clients: dict[str, zeep.Client]) -
     assert criteria.Supplier_Category_Reference[0].ID[0]._value_1 == "SERVICES"
 
 
-def test_page_of_999_customers_renders_fast() -> None:
-    """Timing guard against falling back to per-element building (measured ~90 ms on 2 slow cores)."""
+def test_page_of_999_customers_renders_valid() -> None:
+    """A full page is valid against the WSDL (how fast it renders: ``make bench``)."""
     records = [make_customer(n) for n in range(999)]
     results = soap_xml.PageResults(total_results=2500, total_pages=3, page_results=999, page=1)
-    soap_xml.render_response("Get_Customers", records[:10], results, version="v45.2", response_filter=FILTER)
-    started = time.perf_counter()
     xml = soap_xml.render_response("Get_Customers", records, results, version="v45.2", response_filter=FILTER)
-    elapsed = time.perf_counter() - started
-    assert elapsed < 1.0, f"{elapsed:.3f} s"
     assert wsdl.validate_element(body_element(xml)) == []
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import random
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -503,7 +502,8 @@ def test_output_is_sorted_canonical_and_independent_of_input_order(
     assert list(aliases) == ["SUP-0", "SUP-1", "SUP-2"]
 
 
-def test_ten_thousand_organizations_and_twenty_thousand_contacts_take_seconds(customers: SyncMapping) -> None:
+def test_ten_thousand_organizations_and_twenty_thousand_contacts(customers: SyncMapping) -> None:
+    """All of a large book comes through (how fast: ``make bench``)."""
     template_org = customer("CUS-TEMPLATE", supplier_id="SUP-TEMPLATE").model_dump_json()
     template_contact = contact("BEC-TEMPLATE", customer_id="CUS-TEMPLATE").model_dump_json()
     org_ids = [f"CUS-{i:06d}" for i in range(10_000)]
@@ -525,12 +525,9 @@ def test_ten_thousand_organizations_and_twenty_thousand_contacts_take_seconds(cu
             "kind": ["contact"] * len(contact_ids),
         }
     )
-    started = time.perf_counter()
     result = transform(customers, orgs, contacts, {})
-    elapsed = time.perf_counter() - started
     assert (result.organizations.num_rows, result.persons.num_rows, result.rejected.num_rows) == (
         10_000,
         20_000,
         0,
     )
-    assert elapsed < 15, f"transform took {elapsed:.1f} s"
