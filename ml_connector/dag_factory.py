@@ -10,18 +10,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import (
-    DAG,
-    CronDataIntervalTimetable,
-    ExceptionRetryPolicy,
-    Param,
-    RetryAction,
-    RetryRule,
-    get_current_context,
-    task,
-)
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param, get_current_context, task
+from airflow.sdk.definitions.retry_policy import RetryDecision, RetryPolicy
 
 from ml_connector import sync_tasks
+from ml_connector.errors import Remedy, remedy_of
 from ml_connector.mapping import MappingError, SyncMapping, load_mapping
 from ml_connector.window import MODES
 
@@ -125,24 +118,22 @@ def _doc(mapping: SyncMapping, dag_id: str, mapping_file: Path) -> str:
     )
 
 
-# Errors that another try cannot fix: a person must act first (new credential, mapping or field fix,
-# a Fernet key, or waiting out Pipedrive's edge block). Everything else is retried with backoff.
-RETRY_POLICY = ExceptionRetryPolicy(
-    rules=[
-        RetryRule(
-            exception=[
-                "ml_connector.http.errors.CredentialRejected",
-                "ml_connector.http.errors.EdgeBlocked",
-                "ml_connector.fields.FieldDefinitionError",
-                "ml_connector.mapping.MappingError",
-                "ml_connector.credentials.keys.KeyConfigError",
-                "ml_connector.credentials.vault.VaultError",
-            ],
-            action=RetryAction.FAIL,
-            reason="needs a person: see the error message for the fix",
-        )
-    ]
-)
+class RemedyRetryPolicy(RetryPolicy):
+    """Fail at once on what another try cannot fix (the error's class says so: ``Remedy.PERSON``, e.g. a
+    rejected credential, a missing Fernet key, an incompatible field, a bad mapping, Pipedrive's edge
+    block); retry everything else with the task's backoff. It runs in the worker, on the raised error."""
+
+    def evaluate(
+        self, exception: BaseException, try_number: int, max_tries: int, context: Any = None
+    ) -> RetryDecision:
+        if remedy_of(exception) is Remedy.PERSON:
+            return RetryDecision.fail(
+                f"needs a person ({type(exception).__name__}): see the error for the fix"
+            )
+        return RetryDecision.default()
+
+
+RETRY_POLICY = RemedyRetryPolicy()
 
 
 def _params() -> dict[str, Param]:

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from ml_connector.errors import ConnectorError, Remedy
 from ml_connector.mapping import STANDARD_FIELDS, FieldSpec, SyncMapping
 from ml_connector.staging import StagingArea
 
@@ -44,8 +45,10 @@ COMPATIBLE_TYPES: dict[str, frozenset[str]] = {
 OPTION_TYPES = frozenset({"enum", "set"})
 
 
-class FieldDefinitionError(ValueError):
+class FieldDefinitionError(ConnectorError, ValueError):
     """Pipedrive's field set-up cannot take the mapping; raised before any record is written."""
+
+    remedy = Remedy.PERSON
 
 
 # -- the result -------------------------------------------------------------------------------------------

@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import pyarrow as pa
 
 from ml_connector.audit import AuditTrail, LoadSummary
+from ml_connector.errors import ConnectorError, stops_run
 from ml_connector.fields import ResolvedFields
-from ml_connector.http.errors import ApiError, BudgetExhausted, CredentialRejected, EdgeBlocked
+from ml_connector.http.errors import ApiError, BudgetExhausted
 from ml_connector.identity import Listing, list_identity
 from ml_connector.load_state import (
     Journal,
@@ -158,7 +159,7 @@ class _Load:
         self.ops: list[PlannedOp] = []
         self.resumed_keys: set[tuple[str, str]] = set()
         self.budget_error: BudgetExhausted | None = None
-        self.stop_error: ApiError | None = None
+        self.stop_error: ConnectorError | None = None
         self._requests = 0
         self._lock = threading.Lock()
         self._tokens_before = hook.tokens_spent
@@ -358,11 +359,11 @@ class _Load:
                 self.pushed[op.kind][op.key] = Known(desired_values(op.row, org_id), op.row.content_hash)
             self._settle(op.but(op.action, op.reason, pipedrive_id))
             return
-        if isinstance(result, BudgetExhausted):
+        if isinstance(result, BudgetExhausted):  # Remedy.DEFER: the next run takes the rest
             self._budget_exhausted(op.kind, result)
             self._settle(op.but("deferred", self._stopped_reason()), tokens=0)
             return
-        if isinstance(result, EdgeBlocked | CredentialRejected):
+        if stops_run(result):  # every further write would fail the same way: the task must fail
             self.stop_error = self.stop_error or result
         if isinstance(result, ApiError) and result.status == 404 and op.action == "update":
             # Deleted in Pipedrive: forget it, so the next run lists and re-creates it.

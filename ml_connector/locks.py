@@ -19,14 +19,18 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from ml_connector.errors import ConnectorError, Remedy
+
 # One thread lock per lock file for the whole process: flock alone would not keep a second thread of
 # this process out (each opens its own descriptor), and several objects may point at the same file.
 _thread_locks: dict[str, threading.Lock] = {}
 _thread_locks_guard = threading.Lock()
 
 
-class LockTimeout(TimeoutError):
+class LockTimeout(ConnectorError, TimeoutError):
     """The lock stayed held for longer than the caller was willing to wait; ``holder`` says by whom."""
+
+    remedy = Remedy.RETRY
 
     def __init__(self, path: Path, waited: float, holder: dict[str, Any]) -> None:
         self.path = path

@@ -33,6 +33,8 @@ from pydantic import (
     model_validator,
 )
 
+from ml_connector.errors import ConnectorError, Remedy
+
 EntityName = Literal["customers", "suppliers"]
 EntityKind = Literal["organization", "person"]
 FieldType = Literal["varchar", "varchar_auto", "text", "enum", "set", "double", "phone", "date"]
@@ -122,8 +124,10 @@ _PRESETS: dict[str, str] = {  # Airflow's recurring presets
 _WORKTAG_TYPE = re.compile(r"^[A-Za-z0-9_]+$")
 
 
-class MappingError(ValueError):
+class MappingError(ConnectorError, ValueError):
     """A mapping that cannot be used; ``problems`` are ``(key path, problem)`` pairs."""
+
+    remedy = Remedy.PERSON
 
     def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
         self.source = source

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import pyarrow as pa
 from pydantic import BaseModel
 
+from ml_connector.errors import ConnectorError, Remedy
 from ml_connector.http.errors import BudgetExhausted
 from ml_connector.locks import LockTimeout, describe_holder, file_lock
 
@@ -131,8 +132,10 @@ def refresh_tokens(ctx: RunContext) -> None:
 WRITE_LOCK_WAIT = timedelta(hours=1)
 
 
-class PipedriveBusy(RuntimeError):
+class PipedriveBusy(ConnectorError, RuntimeError):
     """Another task kept the Pipedrive write lock for longer than a load waits; Airflow retries later."""
+
+    remedy = Remedy.RETRY
 
 
 @contextmanager

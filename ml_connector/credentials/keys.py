@@ -13,6 +13,8 @@ import os
 
 from cryptography.fernet import Fernet, MultiFernet
 
+from ml_connector.errors import ConnectorError, Remedy
+
 log = logging.getLogger(__name__)
 
 ENV_KEYS = "ML_CONNECTOR_FERNET_KEYS"
@@ -23,8 +25,10 @@ GENERATE_KEY_COMMAND = (
 KEY_SETTINGS = f"the environment variable {ENV_KEYS} or the Airflow Variable {VARIABLE_KEYS}"
 
 
-class KeyConfigError(RuntimeError):
+class KeyConfigError(ConnectorError, RuntimeError):
     """No usable Fernet key is configured; the message says where to put one. It never shows a key."""
+
+    remedy = Remedy.PERSON
 
 
 def load_fernet() -> MultiFernet:

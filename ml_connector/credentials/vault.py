@@ -26,6 +26,7 @@ from typing import Any
 from cryptography.fernet import InvalidToken, MultiFernet
 
 from ml_connector.credentials.keys import KEY_SETTINGS, load_fernet
+from ml_connector.errors import ConnectorError, Remedy
 from ml_connector.locks import file_lock
 
 STATE_DIR_ENV = "ML_CONNECTOR_STATE_DIR"
@@ -33,8 +34,10 @@ _SUFFIX = ".fernet"
 _LOCK_SUFFIX = ".lock"
 
 
-class VaultError(RuntimeError):
+class VaultError(ConnectorError, RuntimeError):
     """Stored state cannot be read or written; the message names the connection or file, never a secret."""
+
+    remedy = Remedy.PERSON
 
 
 def default_state_dir() -> Path:

@@ -21,6 +21,7 @@ import requests
 from airflow.sdk import BaseHook
 
 from ml_connector.credentials.alerts import log_credential_alert
+from ml_connector.errors import stops_run
 from ml_connector.hooks.pipedrive_budget import TokenBudget
 from ml_connector.hooks.pipedrive_config import PipedriveConfig, parse_connection
 from ml_connector.hooks.pipedrive_http import (
@@ -34,7 +35,7 @@ from ml_connector.hooks.pipedrive_http import (
     shared_limiters,
 )
 from ml_connector.http.client import HeaderAuth, HttpClient, RequestAuth
-from ml_connector.http.errors import ApiError, BudgetExhausted, CredentialRejected, EdgeBlocked
+from ml_connector.http.errors import ApiError
 from ml_connector.http.retry import RetryPolicy
 from ml_connector.pipedrive_plans import daily_token_budget
 
@@ -51,8 +52,6 @@ R = TypeVar("R")
 _PLURAL: dict[str, str] = {"organization": "organizations", "person": "persons"}
 MAX_PAGE_SIZE = 500
 MAX_CUSTOM_FIELD_KEYS = 15
-# After one of these every further call would fail the same way, or (edge block) make things worse.
-STOP_ERRORS = (EdgeBlocked, CredentialRejected, BudgetExhausted)
 
 
 def _plural(entity: str) -> str:
@@ -355,7 +354,7 @@ class PipedriveHook(BaseHook):
             try:
                 return fn(item)
             except Exception as exc:
-                if isinstance(exc, STOP_ERRORS):
+                if stops_run(exc):
                     with stop_lock:
                         stop.append(exc)
                 return exc

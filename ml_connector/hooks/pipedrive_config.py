@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from ml_connector.errors import ConnectorError, Remedy
 from ml_connector.hooks.connection import (
     ConnectionLike,
     as_bool,
@@ -42,8 +43,10 @@ _DEPRECATED_EXTRAS = {"oauth_token_url": "oauth_url"}
 _KNOWN_EXTRAS = frozenset(_EXTRAS) | {"protocol", "verify_tls"} | frozenset(_DEPRECATED_EXTRAS)
 
 
-class InvalidPipedriveConnection(ValueError):
+class InvalidPipedriveConnection(ConnectorError, ValueError):
     """The connection's settings cannot work; the message names the connection and each bad field."""
+
+    remedy = Remedy.PERSON
 
 
 class PipedriveConfig(BaseModel):

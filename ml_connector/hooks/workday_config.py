@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from ml_connector.errors import ConnectorError, Remedy
 from ml_connector.hooks.connection import (
     ConnectionLike,
     as_bool,
@@ -62,8 +63,10 @@ _EXTRAS = (
 _KNOWN_EXTRAS = frozenset(_EXTRAS) | {"protocol", "tenant"}
 
 
-class InvalidWorkdayConnection(ValueError):
+class InvalidWorkdayConnection(ConnectorError, ValueError):
     """The connection's settings cannot work; the message names the connection and each bad field."""
+
+    remedy = Remedy.PERSON
 
 
 class EntitySource(BaseModel):

@@ -1,13 +1,19 @@
 """What can go wrong talking to Workday or Pipedrive, sorted by what the caller should do about it.
 
-Every error keeps the API's own message; none carries a credential.
+Every error keeps the API's own message; none carries a credential. What each means for the caller
+(retry, a person must act, defer; whether it stops the run) is declared on the class
+(:mod:`ml_connector.errors`).
 """
 
 from __future__ import annotations
 
+from ml_connector.errors import ConnectorError, Remedy
 
-class ApiError(Exception):
+
+class ApiError(ConnectorError):
     """An API call failed in a way that retrying will not fix (validation, not found, permissions)."""
+
+    remedy = Remedy.PERSON
 
     def __init__(
         self, system: str, message: str, *, status: int | None = None, detail: str | None = None
@@ -22,6 +28,8 @@ class ApiError(Exception):
 
 class TransientError(ApiError):
     """Throttling, a gateway error, a dropped connection or a timeout: worth another try later."""
+
+    remedy = Remedy.RETRY
 
     def __init__(
         self,
@@ -45,9 +53,13 @@ class OutcomeUnknown(ApiError):
     connection, 5xx). It is not resent: a second POST could duplicate the record. The next run's listing of
     records carrying the Workday ID finds it if it exists."""
 
+    remedy = Remedy.RETRY
+
 
 class RetriesExhausted(ApiError):
     """A transient failure outlasted the retry policy; the last failure is the ``__cause__``."""
+
+    remedy = Remedy.RETRY
 
 
 class CredentialRejected(ApiError):
@@ -56,13 +68,22 @@ class CredentialRejected(ApiError):
     Never retried: a person has to issue or rotate the credential on the named connection.
     """
 
+    remedy = Remedy.PERSON
+    stops_run = True
+
 
 class EdgeBlocked(ApiError):
     """Pipedrive's edge answered 403 with an HTML page: the client ignored 429s; retrying prolongs the block."""
 
+    remedy = Remedy.PERSON
+    stops_run = True
+
 
 class BudgetExhausted(ApiError):
     """The Pipedrive daily token budget would fall below the configured reserve; defer the rest of the work."""
+
+    remedy = Remedy.DEFER
+    stops_run = True
 
     def __init__(self, system: str, message: str, *, remaining: int | None, reserve: int) -> None:
         super().__init__(system, message)
