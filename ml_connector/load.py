@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import pyarrow as pa
 
 from ml_connector.audit import AuditTrail, LoadSummary
+from ml_connector.canonical import canonical_json
 from ml_connector.errors import ConnectorError, stops_run
 from ml_connector.fields import ResolvedFields
 from ml_connector.http.errors import ApiError, BudgetExhausted
@@ -34,7 +35,6 @@ from ml_connector.identity import Listing, list_identity
 from ml_connector.load_state import (
     Journal,
     JournalEntry,
-    canonical_json,
     read_deferred,
     read_identity,
     read_pushed,

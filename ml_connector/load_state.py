@@ -22,6 +22,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from ml_connector.canonical import canonical_json
 from ml_connector.plan import Kind, Known, PlannedOp, Row
 from ml_connector.staging import StagingArea
 
@@ -40,10 +41,6 @@ DEFERRED_SCHEMA = pa.schema(
     ]
 )
 PLURAL: dict[Kind, str] = {"organization": "organizations", "person": "persons"}
-
-
-def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 # -- transformed rows ----------------------------------------------------------------------------------------

@@ -18,14 +18,16 @@ import json
 import os
 import re
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from airflow.sdk import ObjectStoragePath
+
+from ml_connector.atomic import atomic_write
 
 ROOT_ENV = "ML_CONNECTOR_STAGING_ROOT"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=-]+")
@@ -89,16 +91,10 @@ class StagingArea:
 
     # -- atomic I/O -----------------------------------------------------------------------------------
     def write_bytes(self, path: ObjectStoragePath, data: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         if path.protocol in ("file", "local", ""):
-            local = str(path.path)
-            tmp = f"{local}.{uuid.uuid4().hex}.tmp"
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, local)
+            atomic_write(Path(str(path.path)), data)
         else:
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
 
     def write_table(self, path: ObjectStoragePath, table: pa.Table) -> None:

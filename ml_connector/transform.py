@@ -20,7 +20,6 @@ that organization exists in Pipedrive.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections import Counter
 from collections.abc import Iterator
@@ -30,6 +29,7 @@ from typing import Any
 import pyarrow as pa
 from pydantic import ValidationError
 
+from ml_connector.canonical import canonical_json
 from ml_connector.mapping import EntityKind, SyncMapping
 from ml_connector.models.workday import WorkdayContact, WorkdayCustomer, WorkdaySupplier
 from ml_connector.transform_values import map_values
@@ -81,11 +81,6 @@ class TransformResult:
     persons: pa.Table  # transformed_persons
     rejected: pa.Table  # rejected
     org_aliases: dict[str, str]  # persist for the next run (state/<entity>/org_aliases.json)
-
-
-def canonical_json(value: Any) -> str:
-    """One spelling per value: sorted keys, no spaces, UTF-8 text kept as is, no NaN."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def content_hash(name: str, values: dict[str, Any]) -> str:

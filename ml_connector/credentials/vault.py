@@ -18,13 +18,13 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import InvalidToken, MultiFernet
 
+from ml_connector.atomic import atomic_write
 from ml_connector.credentials.keys import KEY_SETTINGS, load_fernet
 from ml_connector.errors import ConnectorError, Remedy
 from ml_connector.locks import file_lock
@@ -132,35 +132,10 @@ class TokenVault:
 
     def _write_bytes(self, path: Path, data: bytes) -> None:
         self._ensure_root()
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f".{path.stem}.", suffix=".tmp")  # mode 0600
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        _fsync_dir(self.root)
+        atomic_write(path, data, mode=0o600)
 
     @contextlib.contextmanager
     def _locked(self, lock_path: Path) -> Iterator[None]:
         self._ensure_root()
         with file_lock(lock_path):
             yield
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename itself durable; some file systems do not support it, which is harmless."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
