@@ -19,6 +19,7 @@ import pyarrow as pa
 from pydantic import BaseModel
 
 from ml_connector.staging import StagingArea
+from ml_connector.stored import StateFiles
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ class AuditTrail:
     def flush(self) -> Any:
         """Write this run's rows, after the rows an earlier attempt of the same run left for today."""
         day = datetime.now(UTC).date()
-        path = self.area.ledger_path(self.entity, day, self.run_id)
+        path = StateFiles(self.area).ledger_path(self.entity, day, self.run_id)
         with self._lock:
             rows = list(self._rows)
         table = pa.Table.from_pylist(rows, schema=LEDGER_SCHEMA)

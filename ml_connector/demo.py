@@ -30,6 +30,7 @@ from cryptography.fernet import Fernet
 from ml_connector.sandbox.config import SandboxConfig
 from ml_connector.sandbox.runtime import RunningSandbox, run_sandbox
 from ml_connector.staging import StagingArea
+from ml_connector.stored import staged_runs
 
 DAG_IDS = {"customers": "workday_customers_to_pipedrive", "suppliers": "workday_suppliers_to_pipedrive"}
 CHANGES = {
@@ -65,10 +66,14 @@ def _stats(url: str) -> dict[str, Any]:
     return dict(requests.get(f"{url}/_sandbox/stats", timeout=30).json())
 
 
-def _latest_summary(area: StagingArea, dag_id: str) -> dict[str, Any]:
-    runs = [p for p in (area.root / "runs" / dag_id).iterdir() if (p / "summary.json").exists()]
-    newest = max(runs, key=lambda p: (p / "summary.json").stat()["mtime"])
-    return dict(area.read_json(newest / "summary.json"))
+def _run_ids(area: StagingArea, dag_id: str) -> set[str]:
+    return {run.run_id for run in staged_runs(area, dag_id)}
+
+
+def _new_summary(area: StagingArea, dag_id: str, before: set[str]) -> dict[str, Any]:
+    """The summary of the one run of ``dag_id`` staged since ``before`` was taken."""
+    (run,) = [run for run in staged_runs(area, dag_id) if run.run_id not in before]
+    return dict(run.read_document("summary"))
 
 
 def _counts(summary: dict[str, Any]) -> dict[str, int]:
@@ -139,11 +144,12 @@ def run_demo(config: SandboxConfig) -> int:
             for entity, dag_id in DAG_IDS.items():
                 print(f"\n== {dag_id}: {label} ({conf['mode']})", flush=True)
                 before = _stats(sandbox.pipedrive_url)
+                runs_before = _run_ids(area, dag_id)
                 started = time.monotonic()
                 _airflow("dags", "test", dag_id, "-c", json.dumps(conf), env=env, quiet=True)
                 elapsed = time.monotonic() - started
                 after = _stats(sandbox.pipedrive_url)
-                counts = _counts(_latest_summary(area, dag_id))
+                counts = _counts(_new_summary(area, dag_id, runs_before))
                 requests_made = after["requests_total"] - before["requests_total"]
                 tokens = after.get("tokens_spent", 0) - before.get("tokens_spent", 0)
                 rows.append((entity, label, counts, requests_made, tokens, elapsed))

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from ml_connector.errors import ConnectorError, Remedy
 from ml_connector.mapping import STANDARD_FIELDS, FieldSpec, SyncMapping
 from ml_connector.staging import StagingArea
+from ml_connector.stored import StateFiles
 
 if TYPE_CHECKING:
     from ml_connector.hooks.pipedrive import PipedriveHook
@@ -31,8 +32,6 @@ log = logging.getLogger(__name__)
 
 Kind = Literal["organization", "person"]
 KINDS: tuple[Kind, ...] = ("organization", "person")
-PINNED_ENTITY = "fields"
-PINNED_NAME = "pinned.json"
 FORMAT_VERSION = 1
 
 # Existing Pipedrive field types that can hold what a mapped type produces.
@@ -169,7 +168,7 @@ class ResolvedFields:
         return out
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready object (store it with ``StagingArea.write_json``); see :func:`save_resolved`."""
+        """A JSON-ready object (the run's ``fields.json``, see :mod:`ml_connector.stored`)."""
         return {
             "version": FORMAT_VERSION,
             "entity": self.entity,
@@ -189,22 +188,6 @@ class ResolvedFields:
             person=tuple(ResolvedField.from_json(f) for f in obj["person"]),
             inactive_policy=str(obj.get("inactive_policy", "update_status")),
         )
-
-
-def fields_path(area: StagingArea, dag_id: str, run_id: str) -> Any:
-    """Staging step ``fields`` of a run, as JSON: ``runs/<dag>/<run>/fields.json``."""
-    return area.stage_path(dag_id, run_id, "fields").with_suffix(".json")
-
-
-def save_resolved(area: StagingArea, dag_id: str, run_id: str, resolved: ResolvedFields) -> None:
-    area.write_json(fields_path(area, dag_id, run_id), resolved.to_json())
-
-
-def load_resolved(area: StagingArea, dag_id: str, run_id: str) -> ResolvedFields:
-    data = area.read_json(fields_path(area, dag_id, run_id))
-    if data is None:
-        raise FileNotFoundError("no resolved fields for this run: run the field validation task first")
-    return ResolvedFields.from_json(data)
 
 
 # -- value conversion -------------------------------------------------------------------------------------
@@ -280,7 +263,7 @@ def validate_field_definitions(
     both kinds runs before the first field is created. With ``dry_run`` nothing is created or pinned:
     fields that would be created come back ``pending``.
     """
-    pins_path = area.state_path(PINNED_ENTITY, PINNED_NAME)
+    pins_path = StateFiles(area).pinned_fields_path
     pins: dict[str, dict[str, str]] = area.read_json(pins_path, default={}) or {}
     observed = observed_options or {}
     plans: dict[Kind, list[_Step]] = {}
@@ -381,7 +364,7 @@ def _find(kind: Kind, name: str, existing: list[dict[str, Any]], pinned: str | N
                 return f
         raise FieldDefinitionError(
             f"{kind} field '{name}' was pinned to key {pinned}, which no longer exists in Pipedrive (the "
-            f"field was deleted): restore it, or remove the pin from state/{PINNED_ENTITY}/{PINNED_NAME} "
+            f"field was deleted): restore it, or remove the pin from state/fields/pinned.json "
             "to resolve the field by name again"
         )
     for matches in (

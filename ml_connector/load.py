@@ -59,6 +59,7 @@ from ml_connector.plan import (
     plan_records,
 )
 from ml_connector.staging import StagingArea
+from ml_connector.stored import RunFiles, RunTable
 
 if TYPE_CHECKING:
     from ml_connector.hooks.pipedrive import PipedriveHook
@@ -68,7 +69,7 @@ log = logging.getLogger(__name__)
 Mode = Literal["incremental", "full_refresh", "reconcile"]
 MODES = ("incremental", "full_refresh", "reconcile")
 KINDS: tuple[Kind, ...] = ("organization", "person")
-STEPS: dict[Kind, str] = {"organization": "transformed_organizations", "person": "transformed_persons"}
+STEPS: dict[Kind, RunTable] = {"organization": "transformed_organizations", "person": "transformed_persons"}
 PLAN_SCHEMA = pa.schema(
     [
         ("entity", pa.string()),
@@ -89,14 +90,6 @@ def write_cost(kind: Kind, action: str) -> int:
     if action == "create":
         return token_costs()[("POST", f"/api/v2/{plural}")]
     return token_costs()[("PATCH", f"/api/v2/{plural}/{{id}}")]
-
-
-def plan_path(area: StagingArea, dag_id: str, run_id: str) -> Any:
-    return area.stage_path(dag_id, run_id, "plan")
-
-
-def summary_path(area: StagingArea, dag_id: str, run_id: str) -> Any:
-    return area.stage_path(dag_id, run_id, "summary").with_suffix(".json")
 
 
 def run_load(
@@ -143,6 +136,7 @@ class _Load:
         self.area = area
         self.dag_id = dag_id
         self.run_id = run_id
+        self.files = RunFiles(area, dag_id, run_id)
         self.entity = entity
         self.resolved = resolved
         self.mode = mode
@@ -185,7 +179,7 @@ class _Load:
         rejected = self._record_rejected()
         rows: dict[Kind, list[Row]] = {}
         for kind in KINDS:
-            table = self.area.read_table(self.area.stage_path(self.dag_id, self.run_id, STEPS[kind]))
+            table = self.files.read_table(STEPS[kind])
             match = self.resolved.match_field(kind).name
             merged = merge_carried(rows_from_table(kind, table), carried[kind])
             # The record key is the identity: the Workday-ID field always carries exactly that.
@@ -197,11 +191,10 @@ class _Load:
         return rows
 
     def _record_rejected(self) -> set[tuple[str, str]]:
-        path = self.area.stage_path(self.dag_id, self.run_id, "rejected")
-        if not path.exists():
+        if not self.files.has_table("rejected"):
             return set()
         keys: set[tuple[str, str]] = set()
-        for rec in self.area.read_table(path).to_pylist():
+        for rec in self.files.read_table("rejected").to_pylist():
             kind = cast(Kind, str(rec["entity"]))
             key = str(rec["key"])
             keys.add((kind, key))
@@ -450,9 +443,9 @@ class _Load:
             ],
             schema=PLAN_SCHEMA,
         )
-        self.area.write_table(plan_path(self.area, self.dag_id, self.run_id), plan)
+        self.files.write_table("plan", plan)
         self.audit.flush()
-        self.area.write_json(summary_path(self.area, self.dag_id, self.run_id), self.summary.to_json())
+        self.files.write_document("summary", self.summary.to_json())
         log.info("load %s %s: %s", self.entity, self.run_id, self.summary)
 
 

@@ -25,6 +25,7 @@ import pyarrow as pa
 from ml_connector.canonical import canonical_json
 from ml_connector.plan import Kind, Known, PlannedOp, Row
 from ml_connector.staging import StagingArea
+from ml_connector.stored import StateFiles
 
 IDENTITY_SCHEMA = pa.schema([("key", pa.string()), ("pipedrive_id", pa.int64())])
 PUSHED_SCHEMA = pa.schema([("key", pa.string()), ("content_hash", pa.string()), ("values", pa.string())])
@@ -64,12 +65,8 @@ def rows_from_table(kind: Kind, table: pa.Table) -> list[Row]:
 
 
 # -- identity -----------------------------------------------------------------------------------------------
-def identity_path(area: StagingArea, kind: Kind) -> Any:
-    return area.state_path(PLURAL[kind], "identity.parquet")
-
-
 def read_identity(area: StagingArea, kind: Kind) -> dict[str, int]:
-    path = identity_path(area, kind)
+    path = StateFiles(area).identity_path(kind)
     if not path.exists():
         return {}
     table = area.read_table(path)
@@ -82,16 +79,12 @@ def read_identity(area: StagingArea, kind: Kind) -> dict[str, int]:
 def write_identity(area: StagingArea, kind: Kind, identity: Mapping[str, int]) -> None:
     keys = sorted(identity)
     table = pa.table({"key": keys, "pipedrive_id": [identity[k] for k in keys]}, schema=IDENTITY_SCHEMA)
-    area.write_table(identity_path(area, kind), table)
+    area.write_table(StateFiles(area).identity_path(kind), table)
 
 
 # -- pushed values ------------------------------------------------------------------------------------------
-def pushed_path(area: StagingArea, entity: str, kind: Kind) -> Any:
-    return area.state_path(entity, f"pushed_{PLURAL[kind]}.parquet")
-
-
 def read_pushed(area: StagingArea, entity: str, kind: Kind) -> dict[str, Known]:
-    path = pushed_path(area, entity, kind)
+    path = StateFiles(area).pushed_path(entity, kind)
     if not path.exists():
         return {}
     return {
@@ -110,16 +103,12 @@ def write_pushed(area: StagingArea, entity: str, kind: Kind, pushed: Mapping[str
         },
         schema=PUSHED_SCHEMA,
     )
-    area.write_table(pushed_path(area, entity, kind), table)
+    area.write_table(StateFiles(area).pushed_path(entity, kind), table)
 
 
 # -- carried-over rows ----------------------------------------------------------------------------------------
-def deferred_path(area: StagingArea, entity: str) -> Any:
-    return area.state_path(entity, "deferred.parquet")
-
-
 def read_deferred(area: StagingArea, entity: str) -> dict[Kind, list[Row]]:
-    path = deferred_path(area, entity)
+    path = StateFiles(area).deferred_path(entity)
     out: dict[Kind, list[Row]] = {"organization": [], "person": []}
     if not path.exists():
         return out
@@ -146,7 +135,7 @@ def write_deferred(area: StagingArea, entity: str, ops: Iterable[PlannedOp]) -> 
         for op in ops
         if op.row is not None
     ]
-    path = deferred_path(area, entity)
+    path = StateFiles(area).deferred_path(entity)
     if records or path.exists():
         area.write_table(path, pa.Table.from_pylist(records, schema=DEFERRED_SCHEMA))
     return len(records)
@@ -198,14 +187,14 @@ class Journal:
         self.area = area
         self.entity = entity
         self.run_id = run_id
-        self.path = area.journal_path(entity, run_id)
+        self.path = StateFiles(area).journal_path(entity, run_id)
 
     def append(self, entry: JournalEntry) -> None:
         self.area.append_line(self.path, entry.to_line())
 
     def pending(self) -> tuple[list[JournalEntry], list[Any]]:
         """Entries of every unfinished load of this entity (this run's and earlier ones) and their files."""
-        directory = self.area.journal_dir(self.entity)
+        directory = StateFiles(self.area).journal_dir(self.entity)
         if not directory.exists():
             return [], []
         files = sorted((p for p in directory.iterdir() if p.name.endswith(".jsonl")), key=lambda p: p.name)

@@ -3,7 +3,8 @@
 Tasks never pass data through XCom. Each step writes ``runs/<dag_id>/<run_id>/<step>.parquet`` under
 one root and the next step reads it, so any task can be cleared and re-run by hand: it re-reads its
 input and replaces its output. State (watermarks, identity map, pushed hashes, pinned field keys)
-lives under ``state/<entity>/``.
+lives under ``state/<entity>/``. Which files exist, and who writes them, is :mod:`ml_connector.stored`'s;
+this module only knows how to keep bytes under a root.
 
 The root is an :class:`airflow.sdk.ObjectStoragePath` URL: ``file:///...`` by default, or any fsspec
 URL such as ``s3://aws_default@bucket/ml-connector`` for multi-worker deployments. Writes are atomic:
@@ -19,7 +20,7 @@ import os
 import re
 import threading
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -69,25 +70,6 @@ class StagingArea:
 
     def state_path(self, entity: str, name: str) -> ObjectStoragePath:
         return self.root / "state" / safe_segment(entity) / safe_segment(name)
-
-    def journal_dir(self, entity: str) -> ObjectStoragePath:
-        """Where unfinished loads of ``entity`` keep their write journals (one file per run)."""
-        return self.state_path(entity, "journal")
-
-    def journal_path(self, entity: str, run_id: str) -> ObjectStoragePath:
-        return self.journal_dir(entity) / f"{safe_segment(run_id)}.jsonl"
-
-    def ledger_path(self, entity: str, day: date | str, run_id: str) -> ObjectStoragePath:
-        """``ledger/<entity>/<YYYY-MM-DD>/<run>.parquet``: the audit rows of one run, kept apart from runs/
-        so that retention of hand-off files never removes them."""
-        day_text = day.isoformat() if isinstance(day, date) else day
-        return (
-            self.root
-            / "ledger"
-            / safe_segment(entity)
-            / safe_segment(day_text)
-            / f"{safe_segment(run_id)}.parquet"
-        )
 
     # -- atomic I/O -----------------------------------------------------------------------------------
     def write_bytes(self, path: ObjectStoragePath, data: bytes) -> None:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from ml_connector.fields import ResolvedFields
 from ml_connector.mapping import SyncMapping
 from ml_connector.staging import StagingArea
+from ml_connector.stored import RunFiles, StateFiles
 from ml_connector.window import MODES, Mode, UpdateWindow, next_watermark, resolve_window, run_kind
 
 log = logging.getLogger("ml_connector.sync")
@@ -81,21 +82,18 @@ class RunContext:
             run_type=str(getattr(dag_run.run_type, "value", dag_run.run_type) or "manual"),
         )
 
-    # -- staging paths of this run --------------------------------------------------------------------
-    def stage(self, step: str) -> Any:
-        return self.area.stage_path(self.dag_id, self.run_id, step)
-
-    def run_file(self, name: str) -> Any:
-        return self.area.run_dir(self.dag_id, self.run_id) / name
+    @property
+    def files(self) -> RunFiles:
+        """This run's hand-off files."""
+        return RunFiles(self.area, self.dag_id, self.run_id)
 
     @property
-    def watermark_path(self) -> Any:
-        return self.area.state_path(self.entity, "watermark.json")
+    def state(self) -> StateFiles:
+        return StateFiles(self.area)
 
     def watermark(self) -> datetime | None:
         """End of the window the last successful run covered without a gap before it."""
-        value = (self.area.read_json(self.watermark_path, default={}) or {}).get("updated_to")
-        return datetime.fromisoformat(value) if value else None
+        return self.state.read_watermark(self.entity)
 
     def window(self) -> UpdateWindow:
         """This run's window under the rules in :mod:`ml_connector.window`."""
@@ -186,7 +184,7 @@ def validate_fields(ctx: RunContext) -> None:
     try:
         with pipedrive_writer(ctx, "validate_field_definitions"):
             resolved = validate_field_definitions(hook, ctx.mapping, ctx.area, dry_run=ctx.dry_run)
-        ctx.area.write_json(ctx.run_file("fields.json"), resolved.to_json())
+        ctx.files.write_document("fields", resolved.to_json())
         log.info("field definitions resolved and pinned (%s)", hook.log_usage())
     except BudgetExhausted as exc:
         log.warning("field definitions not checked, the daily budget is at its reserve: %s", exc)
@@ -239,15 +237,15 @@ def extract(ctx: RunContext) -> None:
         skipped = [{"kind": kind, "key": key, "reason": why} for kind, key, why in hook.skipped_records]
     finally:
         hook.close()
-    ctx.area.write_table(ctx.stage("extracted_organizations"), records)
-    ctx.area.write_table(ctx.stage("extracted_contacts"), contacts)
+    ctx.files.write_table("extracted_organizations", records)
+    ctx.files.write_table("extracted_contacts", contacts)
     meta = {
         "window": window.to_json(),
         "organizations": records.num_rows,
         "contacts": contacts.num_rows,
         "unreadable": skipped,
     }
-    ctx.area.write_json(ctx.run_file("extract.json"), meta)
+    ctx.files.write_document("extract", meta)
     log.info("extracted %d %s and %d contacts", records.num_rows, ctx.entity, contacts.num_rows)
 
 
@@ -256,19 +254,18 @@ def transform(ctx: RunContext) -> None:
     """Map Workday records to Pipedrive rows; invalid records go to the rejected file, the rest go on."""
     from ml_connector.transform import transform as run_transform
 
-    aliases_path = ctx.area.state_path("suppliers", "org_aliases.json")
-    aliases = ctx.area.read_json(aliases_path, default={}) or {}
+    aliases = ctx.state.read_org_aliases()
     result = run_transform(
         ctx.mapping,
-        ctx.area.read_table(ctx.stage("extracted_organizations")),
-        ctx.area.read_table(ctx.stage("extracted_contacts")),
+        ctx.files.read_table("extracted_organizations"),
+        ctx.files.read_table("extracted_contacts"),
         aliases,
     )
-    ctx.area.write_table(ctx.stage("transformed_organizations"), result.organizations)
-    ctx.area.write_table(ctx.stage("transformed_persons"), result.persons)
-    ctx.area.write_table(ctx.stage("rejected"), _with_unreadable(result.rejected, ctx))
+    ctx.files.write_table("transformed_organizations", result.organizations)
+    ctx.files.write_table("transformed_persons", result.persons)
+    ctx.files.write_table("rejected", _with_unreadable(result.rejected, ctx))
     if ctx.entity == "suppliers" and not ctx.dry_run and result.org_aliases != aliases:
-        ctx.area.write_json(aliases_path, result.org_aliases)
+        ctx.state.write_org_aliases(result.org_aliases)
     log.info(
         "transformed %d organizations, %d persons; %d rejected",
         result.organizations.num_rows,
@@ -279,7 +276,7 @@ def transform(ctx: RunContext) -> None:
 
 def _with_unreadable(rejected: pa.Table, ctx: RunContext) -> pa.Table:
     """Records the extract could not read join the transform's rejects, with their reason."""
-    unreadable = (ctx.area.read_json(ctx.run_file("extract.json"), default={}) or {}).get("unreadable") or []
+    unreadable = (ctx.files.read_document("extract", default={}) or {}).get("unreadable") or []
     if not unreadable:
         return rejected
     rows = [
@@ -319,7 +316,7 @@ def _staged_fields(ctx: RunContext, observed: Mapping[tuple[str, str], set[str]]
     option label the data uses (saves listing the fields again)."""
     from ml_connector.fields import ResolvedFields
 
-    staged = ctx.area.read_json(ctx.run_file("fields.json"), default=None)
+    staged = ctx.files.read_document("fields")
     if staged is None:
         return None
     resolved = ResolvedFields.from_json(staged)
@@ -340,8 +337,8 @@ def load(ctx: RunContext) -> None:
     hook = PipedriveHook(ctx.pipedrive_conn_id)
     try:
         tables = {
-            "organization": ctx.area.read_table(ctx.stage("transformed_organizations")),
-            "person": ctx.area.read_table(ctx.stage("transformed_persons")),
+            "organization": ctx.files.read_table("transformed_organizations"),
+            "person": ctx.files.read_table("transformed_persons"),
         }
         with pipedrive_writer(ctx, "load"):
             observed = observed_options(ctx.mapping, tables)
@@ -374,7 +371,7 @@ def defer_whole_run(ctx: RunContext, tables: Mapping[str, pa.Table], exc: Budget
     (so the next run reads this window again) and end the task successfully."""
     counts = {f"{kind}s": {"read": t.num_rows, "deferred": t.num_rows} for kind, t in tables.items()}
     summary = {"budget_exhausted": True, "deferred_run": True, "dry_run": ctx.dry_run, **counts}
-    ctx.area.write_json(ctx.stage("summary").with_suffix(".json"), summary)
+    ctx.files.write_document("summary", summary)
     log.warning(
         "audit action=defer entity=run key=%s reason=%s; the next run reads this window again",
         ctx.run_id,
@@ -396,16 +393,16 @@ def advance_watermark(ctx: RunContext, window: Mapping[str, Any]) -> None:
                 covered.start.isoformat(),
             )
         return
-    ctx.area.write_json(ctx.watermark_path, {"updated_to": moved.isoformat(), "run_id": ctx.run_id})
+    ctx.state.write_watermark(ctx.entity, moved, ctx.run_id)
 
 
 # -- report ----------------------------------------------------------------------------------------------------
 def report(ctx: RunContext) -> dict[str, Any]:
     """Log the run's figures, advance the watermark, and clean staging past its retention."""
-    summary = ctx.area.read_json(ctx.stage("summary").with_suffix(".json"), default=None)
+    summary = ctx.files.read_document("summary")
     if summary is None:
         raise FileNotFoundError("the load left no summary: clear and re-run the load task")
-    meta = ctx.area.read_json(ctx.run_file("extract.json"), default={}) or {}
+    meta = ctx.files.read_document("extract", default={}) or {}
     figures = {"dag_id": ctx.dag_id, "run_id": ctx.run_id, "window": meta.get("window"), **summary}
     log.info("run summary %s", json.dumps(figures, sort_keys=True, default=str))
     if not ctx.dry_run and not summary.get("deferred_run") and meta.get("window"):

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import SyncWorld, by_route, task_states
 from support.locking import LockHolder
+from support.sync_world import SyncWorld, by_route, task_states
 
 WRITES = (
     "POST /api/v2/organizations",

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
-from conftest import SyncWorld, by_route, task_states
+from support.sync_world import SyncWorld, by_route, task_states
 
 ORGS_POST = "POST /api/v2/organizations"
 ORGS_PATCH = "PATCH /api/v2/organizations/{id}"

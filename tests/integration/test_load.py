@@ -19,10 +19,11 @@ from ml_connector.audit import LoadSummary
 from ml_connector.fields import ResolvedFields, validate_field_definitions
 from ml_connector.hooks.pipedrive import PipedriveHook
 from ml_connector.http.retry import RetryPolicy
-from ml_connector.load import plan_path, run_load, summary_path
+from ml_connector.load import run_load
 from ml_connector.mapping import load_mapping
 from ml_connector.sandbox.runtime import RunningSandbox
 from ml_connector.staging import StagingArea
+from ml_connector.stored import RunFiles, StateFiles
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.05, rng=random.Random(0))
@@ -215,7 +216,7 @@ def test_first_load_creates_everything_and_an_unchanged_second_load_costs_no_cal
     assert calls == {}
     assert second.organizations.unchanged == 40 and second.persons.unchanged == 20
     assert second.requests == 0 and second.tokens_spent == 0
-    assert env.area.read_json(summary_path(env.area, DAG, "run-2"))["organizations"]["unchanged"] == 40
+    assert RunFiles(env.area, DAG, "run-2").read_document("summary")["organizations"]["unchanged"] == 40
     ledger = env.ledger("run-2")
     assert Counter(r["action"] for r in ledger) == {"unchanged": 60}
     assert {r["fields_changed"] == [] and r["tokens"] == 0 for r in ledger} == {True}
@@ -258,7 +259,7 @@ def test_an_update_patches_only_the_changed_fields_and_inactive_updates_the_stat
         summary.organizations.unchanged,
         summary.organizations.created,
     ) == (2, 1, 1)
-    plan = {r["key"]: r for r in env.area.read_table(plan_path(env.area, DAG, "run-2")).to_pylist()}
+    plan = {r["key"]: r for r in RunFiles(env.area, DAG, "run-2").read_table("plan").to_pylist()}
     assert json.loads(plan["CUS-000001"]["changes"]) == [
         {"field": "Workday customer currency", "before": "USD", "after": "EUR"}
     ]
@@ -317,7 +318,7 @@ def test_two_pipedrive_records_with_one_workday_id_are_a_conflict_and_neither_is
     assert sorted(t["name"] for t in twins) == ["Twin A", "Twin B"]
     conflict = next(r for r in env.ledger("run-1") if r["action"] == "conflict")
     assert conflict["key"] == "CUS-000002" and "2 Pipedrive organizations" in conflict["reason"]
-    plan = env.area.read_table(plan_path(env.area, DAG, "run-1")).to_pylist()
+    plan = RunFiles(env.area, DAG, "run-1").read_table("plan").to_pylist()
     conflicts = {(r["entity"], r["key"]) for r in plan if r["action"] == "conflict"}
     assert ("organization", "CUS-000002") in conflicts and len(conflicts) == 2
     person_conflict = next(r for r in plan if r["action"] == "conflict" and r["entity"] == "person")
@@ -354,7 +355,7 @@ def test_a_killed_load_resumes_with_no_duplicate_and_no_gap(env: Env, after_send
     with pytest.raises(Killed):
         env.load("run-1", hook=dying)
     dying.close()
-    journal = env.area.journal_path("customers", "run-1")
+    journal = StateFiles(env.area).journal_path("customers", "run-1")
     assert len(env.area.read_lines(journal)) == 12
     written = len(env.by_workday_id())
     assert written == 12 + after_send
@@ -434,7 +435,7 @@ def test_a_dry_run_writes_the_plan_with_before_and_after_and_sends_only_reads(en
     assert calls and all(route.startswith("GET ") for route in calls)
     assert summary.dry_run and summary.organizations.created == 1 and summary.organizations.updated == 1
     plan = {
-        (r["entity"], r["key"]): r for r in env.area.read_table(plan_path(env.area, DAG, "run-2")).to_pylist()
+        (r["entity"], r["key"]): r for r in RunFiles(env.area, DAG, "run-2").read_table("plan").to_pylist()
     }
     roles = json.loads(plan[("organization", "CUS-000001")]["changes"])
     assert roles == [{"field": "Workday roles", "before": ["Customer"], "after": ["Customer", "Supplier"]}]
@@ -445,7 +446,7 @@ def test_a_dry_run_writes_the_plan_with_before_and_after_and_sends_only_reads(en
     assert plan[("organization", "CUS-000002")]["action"] == "unchanged"
     assert plan[("person", "CON-000009")]["action"] == "rejected"
     assert len(env.by_workday_id()) == 2  # nothing was written
-    assert not env.area.journal_path("customers", "run-2").exists()
+    assert not StateFiles(env.area).journal_path("customers", "run-2").exists()
 
 
 def test_a_person_whose_organization_is_not_in_pipedrive_is_deferred_then_written_with_it(env: Env) -> None:

@@ -34,7 +34,7 @@ def context(tmp_path: Path, *, run_type: str = "scheduled", start: datetime | No
 
 
 def set_watermark(ctx: RunContext, when: datetime) -> None:
-    ctx.area.write_json(ctx.watermark_path, {"updated_to": when.isoformat()})
+    ctx.state.write_watermark(ctx.entity, when, "an earlier run")
 
 
 def test_a_scheduled_run_after_a_failed_one_reads_from_the_watermark(tmp_path: Path) -> None:

@@ -1,0 +1,143 @@
+"""Every file the product keeps, named in one place, with typed reads and writes.
+
+Per run, under ``runs/<dag_id>/<run_id>/`` (hand-offs between tasks, removed after ``retention_days``):
+
+==========================  ==========================================================  =================
+file                        what                                                        written by
+==========================  ==========================================================  =================
+``fields.json``             the field resolution ``validate_field_definitions`` made    validate, load
+``extracted_*.parquet``     Workday records of the run's window, and all contacts       extract
+``extract.json``            the window read, counts, records that could not be read     extract
+``transformed_*.parquet``   organization and person rows                                transform
+``rejected.parquet``        records set aside, with the reason                          transform
+``plan.parquet``            what the load did (or, on a dry run, would do) per record   load
+``summary.json``            the load's counts                                           load
+==========================  ==========================================================  =================
+
+State, under ``state/`` (outlives runs): ``<entity>/watermark.json``, ``suppliers/org_aliases.json``,
+``fields/pinned.json``, ``<organizations|persons>/identity.parquet``, ``<entity>/pushed_<kind>s.parquet``,
+``<entity>/deferred.parquet``, ``<entity>/journal/<run>.jsonl``; and the audit ledger,
+``ledger/<entity>/<day>/<run>.parquet``. The storage itself (atomic writes, object stores, retention)
+is :class:`ml_connector.staging.StagingArea`'s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal
+
+import pyarrow as pa
+from airflow.sdk import ObjectStoragePath
+
+from ml_connector.staging import StagingArea, safe_segment
+
+RunTable = Literal[
+    "extracted_organizations",
+    "extracted_contacts",
+    "transformed_organizations",
+    "transformed_persons",
+    "rejected",
+    "plan",
+]
+RunDocument = Literal["fields", "extract", "summary"]
+StateKind = Literal["organization", "person"]
+_PLURAL: dict[StateKind, str] = {"organization": "organizations", "person": "persons"}
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """The hand-off files of one DAG run."""
+
+    area: StagingArea
+    dag_id: str
+    run_id: str
+
+    def table_path(self, name: RunTable) -> ObjectStoragePath:
+        return self.area.stage_path(self.dag_id, self.run_id, name)
+
+    def has_table(self, name: RunTable) -> bool:
+        return bool(self.table_path(name).exists())
+
+    def read_table(self, name: RunTable) -> pa.Table:
+        return self.area.read_table(self.table_path(name))
+
+    def write_table(self, name: RunTable, table: pa.Table) -> None:
+        self.area.write_table(self.table_path(name), table)
+
+    def document_path(self, name: RunDocument) -> ObjectStoragePath:
+        return self.area.run_dir(self.dag_id, self.run_id) / f"{name}.json"
+
+    def read_document(self, name: RunDocument, default: Any = None) -> Any:
+        return self.area.read_json(self.document_path(name), default=default)
+
+    def write_document(self, name: RunDocument, value: Any) -> None:
+        self.area.write_json(self.document_path(name), value)
+
+
+def staged_runs(area: StagingArea, dag_id: str) -> list[RunFiles]:
+    """The runs of ``dag_id`` whose files are still staged (their folder names stand for the run ids)."""
+    runs = area.root / "runs" / safe_segment(dag_id)
+    return [RunFiles(area, dag_id, p.name) for p in runs.iterdir() if p.is_dir()] if runs.exists() else []
+
+
+@dataclass(frozen=True)
+class StateFiles:
+    """What outlives a run: watermarks, identity, pushed values, carried-over rows, journals, pins, ledger."""
+
+    area: StagingArea
+
+    # -- small JSON documents ----------------------------------------------------------------------------
+    def read_watermark(self, entity: str) -> datetime | None:
+        """End of the window the last successful run of ``entity`` covered with no gap before it."""
+        value = (self.area.read_json(self.watermark_path(entity), default={}) or {}).get("updated_to")
+        return datetime.fromisoformat(value) if value else None
+
+    def write_watermark(self, entity: str, moment: datetime, run_id: str) -> None:
+        self.area.write_json(
+            self.watermark_path(entity), {"updated_to": moment.isoformat(), "run_id": run_id}
+        )
+
+    def watermark_path(self, entity: str) -> ObjectStoragePath:
+        return self.area.state_path(entity, "watermark.json")
+
+    def read_org_aliases(self) -> dict[str, str]:
+        """Supplier_ID -> the organization key it joined (its Customer_ID for dual companies)."""
+        return dict(self.area.read_json(self._aliases_path(), default={}) or {})
+
+    def write_org_aliases(self, aliases: dict[str, str]) -> None:
+        self.area.write_json(self._aliases_path(), aliases)
+
+    def _aliases_path(self) -> ObjectStoragePath:
+        return self.area.state_path("suppliers", "org_aliases.json")
+
+    @property
+    def pinned_fields_path(self) -> ObjectStoragePath:
+        return self.area.state_path("fields", "pinned.json")
+
+    # -- tables and journals, read and written by ml_connector.load_state and ml_connector.audit -----------
+    def identity_path(self, kind: StateKind) -> ObjectStoragePath:
+        return self.area.state_path(_PLURAL[kind], "identity.parquet")
+
+    def pushed_path(self, entity: str, kind: StateKind) -> ObjectStoragePath:
+        return self.area.state_path(entity, f"pushed_{_PLURAL[kind]}.parquet")
+
+    def deferred_path(self, entity: str) -> ObjectStoragePath:
+        return self.area.state_path(entity, "deferred.parquet")
+
+    def journal_dir(self, entity: str) -> ObjectStoragePath:
+        """Where unfinished loads of ``entity`` keep their write journals (one file per run)."""
+        return self.area.state_path(entity, "journal")
+
+    def journal_path(self, entity: str, run_id: str) -> ObjectStoragePath:
+        return self.journal_dir(entity) / f"{safe_segment(run_id)}.jsonl"
+
+    def ledger_path(self, entity: str, day: date, run_id: str) -> ObjectStoragePath:
+        """The audit rows of one run, apart from ``runs/`` so that retention never removes them."""
+        return (
+            self.area.root
+            / "ledger"
+            / safe_segment(entity)
+            / day.isoformat()
+            / f"{safe_segment(run_id)}.parquet"
+        )

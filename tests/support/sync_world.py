@@ -1,0 +1,139 @@
+"""A sync world for end-to-end tests: the sandbox, the staging area, and helpers to run a DAG through
+``dag.test()`` (as a manual, scheduled or backfill run) and look at both ends."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from unittest.mock import patch
+
+import requests
+from croniter import croniter
+
+from ml_connector.sandbox.runtime import RunningSandbox
+from ml_connector.staging import StagingArea
+
+
+@dataclass
+class SyncWorld:
+    """The sandbox, the staging area and helpers to run a DAG and look at both ends."""
+
+    sandbox: RunningSandbox
+    area: StagingArea
+    run: Callable[..., Any]
+
+    def pipedrive_stats(self) -> dict[str, Any]:
+        return dict(requests.get(f"{self.sandbox.pipedrive_url}/_sandbox/stats", timeout=30).json())
+
+    def workday(self, method: str, path: str, body: Any = None) -> Any:
+        response = requests.request(
+            method, f"{self.sandbox.workday_url}/_sandbox{path}", json=body, timeout=60
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def pipedrive(self, method: str, path: str, body: Any = None) -> Any:
+        response = requests.request(
+            method, f"{self.sandbox.pipedrive_url}/_sandbox{path}", json=body, timeout=60
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def records(self, kind: str) -> list[dict[str, Any]]:
+        """Every live Pipedrive organization or person, straight from the API."""
+        token = self.sandbox.config.pipedrive.api_token
+        out: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            params: dict[str, Any] = {"limit": 500, **({"cursor": cursor} if cursor else {})}
+            body = requests.get(
+                f"{self.sandbox.pipedrive_url}/api/v2/{kind}",
+                params=params,
+                headers={"x-api-token": token},
+                timeout=30,
+            ).json()
+            out += body["data"] or []
+            cursor = (body.get("additional_data") or {}).get("next_cursor")
+            if not cursor:
+                return out
+
+    def field_key(self, kind: str, name: str) -> str:
+        token = self.sandbox.config.pipedrive.api_token
+        body = requests.get(
+            f"{self.sandbox.pipedrive_url}/api/v2/{kind}Fields",
+            params={"limit": 500},
+            headers={"x-api-token": token},
+            timeout=30,
+        ).json()
+        return next(f["field_code"] for f in body["data"] if f["field_name"] == name)
+
+    def duplicates(self, kind: str, field_name: str) -> dict[str, int]:
+        key = self.field_key("organization" if kind == "organizations" else "person", field_name)
+        counts = Counter(r["custom_fields"].get(key) for r in self.records(kind))
+        return {k: n for k, n in counts.items() if n > 1}
+
+    def summary(self, dag_id: str, run_id: str) -> dict[str, Any]:
+        return dict(self.area.read_json(self.area.run_dir(dag_id, run_id) / "summary.json"))
+
+    def extract_meta(self, dag_id: str, run_id: str) -> dict[str, Any]:
+        return dict(self.area.read_json(self.area.run_dir(dag_id, run_id) / "extract.json"))
+
+
+@contextmanager
+def as_run_type(run_type: str, dag: Any, logical_date: datetime) -> Iterator[None]:
+    """``dag.test()`` always creates a manual run; this makes it create the run the scheduler (or a
+    backfill) creates for ``logical_date``: that run type, its run id and the timetable's interval."""
+    from airflow.models import dagrun
+    from airflow.sdk.definitions.timetables.interval import CronDataIntervalTimetable
+    from airflow.utils.state import DagRunState
+    from airflow.utils.types import DagRunType
+    from sqlalchemy import select
+
+    kind = DagRunType(run_type)
+    timetable = dag.timetable
+    assert isinstance(timetable, CronDataIntervalTimetable)
+    start = logical_date
+    end = croniter(timetable.expression, start).get_next(datetime)
+
+    def create(*, dag: Any, session: Any, logical_date: datetime, **kwargs: Any) -> Any:
+        existing = session.scalar(
+            select(dagrun.DagRun).where(
+                dagrun.DagRun.dag_id == dag.dag_id, dagrun.DagRun.logical_date == logical_date
+            )
+        )
+        if existing:
+            session.delete(existing)
+            session.commit()
+        return dag.create_dagrun(
+            run_id=dagrun.DagRun.generate_run_id(run_type=kind, logical_date=start, run_after=end),
+            logical_date=logical_date,
+            data_interval=(start, end),
+            run_after=end,
+            conf=kwargs["conf"],
+            run_type=kind,
+            state=DagRunState.RUNNING,
+            triggered_by=kwargs["triggered_by"],
+            triggering_user_name=kwargs["triggering_user_name"],
+            start_date=kwargs["start_date"],
+            session=session,
+        )
+
+    with patch.object(dagrun, "get_or_create_dagrun", create):
+        yield
+
+
+def task_states(dag_run: Any) -> dict[str, str]:
+    return {ti.task_id: str(getattr(ti.state, "value", ti.state)) for ti in dag_run.get_task_instances()}
+
+
+def by_route(stats: dict[str, Any], route: str) -> int:
+    return int(stats["by_route"].get(route, 0))
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
