@@ -16,7 +16,7 @@ from airflow.sdk.definitions.retry_policy import RetryDecision, RetryPolicy
 from ml_connector import sync_tasks
 from ml_connector.errors import Remedy, remedy_of
 from ml_connector.mapping import MappingError, SyncMapping, load_mapping
-from ml_connector.window import MODES
+from ml_connector.vocabulary import ENTITIES, MODES
 
 START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 MAPPINGS_ENV = "ML_CONNECTOR_MAPPINGS_DIR"
@@ -102,18 +102,12 @@ def _doc(mapping: SyncMapping, dag_id: str, mapping_file: Path) -> str:
         )
         if pool
     )
-    no_filter = (
-        "Workday `Get_Customers` has no updated-since filter: customers are scanned in full and only records "
-        "whose content changed are written."
-        if mapping.entity == "customers"
-        else "`Get_Suppliers` is filtered by `Updated_From_Date`/`Updated_To_Date`."
-    )
     return DOC.format(
         entity=mapping.entity,
         mapping_file=mapping_file,
         overlap=mapping.overlap_minutes,
         dag_id=dag_id,
-        no_filter=no_filter,
+        no_filter=ENTITIES[mapping.entity].window_note,
         pools=pools or "none (set `workday_pool` / `pipedrive_pool` in the mapping file to use some)",
     )
 

@@ -18,20 +18,20 @@ import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from ml_connector.errors import ConnectorError, Remedy
 from ml_connector.mapping import STANDARD_FIELDS, FieldSpec, SyncMapping
 from ml_connector.staging import StagingArea
 from ml_connector.stored import StateFiles
+from ml_connector.vocabulary import RecordKind
 
 if TYPE_CHECKING:
     from ml_connector.hooks.pipedrive import PipedriveHook
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["organization", "person"]
-KINDS: tuple[Kind, ...] = ("organization", "person")
+KINDS: tuple[RecordKind, ...] = ("organization", "person")
 FORMAT_VERSION = 1
 
 # Existing Pipedrive field types that can hold what a mapped type produces.
@@ -101,20 +101,20 @@ class ResolvedFields:
     person: tuple[ResolvedField, ...]
     inactive_policy: str = "update_status"
 
-    def fields(self, kind: Kind) -> tuple[ResolvedField, ...]:
+    def fields(self, kind: RecordKind) -> tuple[ResolvedField, ...]:
         return self.organization if kind == "organization" else self.person
 
-    def by_name(self, kind: Kind) -> dict[str, ResolvedField]:
+    def by_name(self, kind: RecordKind) -> dict[str, ResolvedField]:
         return {f.name: f for f in self.fields(kind)}
 
-    def match_field(self, kind: Kind) -> ResolvedField:
+    def match_field(self, kind: RecordKind) -> ResolvedField:
         """The Workday-ID field records of ``kind`` are identified by."""
         for f in self.fields(kind):
             if f.match_key:
                 return f
         raise FieldDefinitionError(f"the {kind} mapping has no match_key field (the Workday ID field)")
 
-    def to_payload(self, kind: Kind, values: Mapping[str, Any]) -> dict[str, Any]:
+    def to_payload(self, kind: RecordKind, values: Mapping[str, Any]) -> dict[str, Any]:
         """A Pipedrive v2 body from transformed ``values`` (field name -> canonical value).
 
         Only the given fields are included, so a PATCH carries just what changed. Names the mapping
@@ -142,7 +142,7 @@ class ResolvedFields:
             body["custom_fields"] = custom
         return body
 
-    def values_from_record(self, kind: Kind, record: Mapping[str, Any]) -> dict[str, Any]:
+    def values_from_record(self, kind: RecordKind, record: Mapping[str, Any]) -> dict[str, Any]:
         """The canonical values of a Pipedrive record (labels, sorted lists), for fields it carries.
 
         The inverse of :meth:`to_payload`, so a record listed from Pipedrive can be diffed against the
@@ -202,7 +202,7 @@ def _standard_value(key: str, value: Any) -> Any:
     return value
 
 
-def _custom_value(kind: Kind, spec: ResolvedField, value: Any) -> Any:
+def _custom_value(kind: RecordKind, spec: ResolvedField, value: Any) -> Any:
     """Typed as Pipedrive v2 wants it: option ids, never ``[]`` (null clears), numbers as numbers."""
     if value is None or value == "":
         return None
@@ -266,7 +266,7 @@ def validate_field_definitions(
     pins_path = StateFiles(area).pinned_fields_path
     pins: dict[str, dict[str, str]] = area.read_json(pins_path, default={}) or {}
     observed = observed_options or {}
-    plans: dict[Kind, list[_Step]] = {}
+    plans: dict[RecordKind, list[_Step]] = {}
     for kind in KINDS:
         specs = list(getattr(mapping, kind).fields)
         _check_match_key(kind, specs)
@@ -274,7 +274,7 @@ def validate_field_definitions(
         plans[kind] = [
             _plan_field(kind, spec, existing, pins.get(kind, {}), observed, mapping) for spec in specs
         ]
-    resolved: dict[Kind, tuple[ResolvedField, ...]] = {}
+    resolved: dict[RecordKind, tuple[ResolvedField, ...]] = {}
     for kind in KINDS:
         resolved[kind] = tuple(_apply(hook, kind, step, dry_run) for step in plans[kind])
     if not dry_run:
@@ -291,7 +291,7 @@ def validate_field_definitions(
     )
 
 
-def _check_match_key(kind: Kind, specs: Sequence[FieldSpec]) -> None:
+def _check_match_key(kind: RecordKind, specs: Sequence[FieldSpec]) -> None:
     keys = [s for s in specs if s.match_key]
     if len(keys) != 1:
         raise FieldDefinitionError(f"the {kind} mapping needs exactly one match_key field, not {len(keys)}")
@@ -303,7 +303,7 @@ def _check_match_key(kind: Kind, specs: Sequence[FieldSpec]) -> None:
 
 
 def _plan_field(
-    kind: Kind,
+    kind: RecordKind,
     spec: FieldSpec,
     existing: list[dict[str, Any]],
     pins: Mapping[str, str],
@@ -355,7 +355,9 @@ def _unique_labels(labels: Sequence[str]) -> list[str]:
     return list(out.values())
 
 
-def _find(kind: Kind, name: str, existing: list[dict[str, Any]], pinned: str | None) -> dict[str, Any] | None:
+def _find(
+    kind: RecordKind, name: str, existing: list[dict[str, Any]], pinned: str | None
+) -> dict[str, Any] | None:
     """By pinned key first (survives renames), else by name (exact, then ignoring case and spaces)."""
     customs = [f for f in existing if f.get("is_custom_field")]
     if pinned is not None:
@@ -382,7 +384,7 @@ def _find(kind: Kind, name: str, existing: list[dict[str, Any]], pinned: str | N
     return None
 
 
-def _apply(hook: PipedriveHook, kind: Kind, step: _Step, dry_run: bool) -> ResolvedField:
+def _apply(hook: PipedriveHook, kind: RecordKind, step: _Step, dry_run: bool) -> ResolvedField:
     spec = step.spec
     if spec.standard:
         return ResolvedField(spec.name, spec.name, "standard", standard=True, match_key=False)

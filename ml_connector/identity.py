@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 from ml_connector.fields import ResolvedFields
 from ml_connector.hooks.pipedrive import MAX_CUSTOM_FIELD_KEYS
-from ml_connector.plan import ORG_ID, Kind, Known
+from ml_connector.plan import ORG_ID, Known
+from ml_connector.vocabulary import RecordKind
 
 if TYPE_CHECKING:
     from ml_connector.hooks.pipedrive import PipedriveHook
@@ -31,14 +32,14 @@ class Listing:
     pages: int = 0
 
 
-def listing_keys(resolved: ResolvedFields, kind: Kind) -> list[str]:
+def listing_keys(resolved: ResolvedFields, kind: RecordKind) -> list[str]:
     """The Workday-ID key first, then as many other mapped custom keys as one listing may ask for."""
     match = resolved.match_field(kind).key
     others = [f.key for f in resolved.fields(kind) if not f.standard and not f.pending and f.key != match]
     return [match, *others][:MAX_CUSTOM_FIELD_KEYS]
 
 
-def list_identity(hook: PipedriveHook, resolved: ResolvedFields, kind: Kind) -> Listing:
+def list_identity(hook: PipedriveHook, resolved: ResolvedFields, kind: RecordKind) -> Listing:
     """Every live record of ``kind`` that carries a Workday ID, grouped by that ID."""
     match = resolved.match_field(kind)
     listing = Listing()

@@ -22,7 +22,7 @@ import logging
 import threading
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import pyarrow as pa
 
@@ -47,7 +47,6 @@ from ml_connector.pipedrive_plans import token_costs
 from ml_connector.plan import (
     ORG_ID,
     WRITE_ACTIONS,
-    Kind,
     Known,
     PlanInputs,
     PlannedOp,
@@ -60,16 +59,19 @@ from ml_connector.plan import (
 )
 from ml_connector.staging import StagingArea
 from ml_connector.stored import RunFiles, RunTable
+from ml_connector.vocabulary import PLURAL, Mode, RecordKind
 
 if TYPE_CHECKING:
     from ml_connector.hooks.pipedrive import PipedriveHook
 
 log = logging.getLogger(__name__)
 
-Mode = Literal["incremental", "full_refresh", "reconcile"]
 MODES = ("incremental", "full_refresh", "reconcile")
-KINDS: tuple[Kind, ...] = ("organization", "person")
-STEPS: dict[Kind, RunTable] = {"organization": "transformed_organizations", "person": "transformed_persons"}
+KINDS: tuple[RecordKind, ...] = ("organization", "person")
+STEPS: dict[RecordKind, RunTable] = {
+    "organization": "transformed_organizations",
+    "person": "transformed_persons",
+}
 PLAN_SCHEMA = pa.schema(
     [
         ("entity", pa.string()),
@@ -85,8 +87,8 @@ CARRIED = frozenset({"deferred", "failed", "conflict"})
 MAX_WORKERS = 4
 
 
-def write_cost(kind: Kind, action: str) -> int:
-    plural = "organizations" if kind == "organization" else "persons"
+def write_cost(kind: RecordKind, action: str) -> int:
+    plural = PLURAL[kind]
     if action == "create":
         return token_costs()[("POST", f"/api/v2/{plural}")]
     return token_costs()[("PATCH", f"/api/v2/{plural}/{{id}}")]
@@ -145,11 +147,11 @@ class _Load:
         self.audit = AuditTrail(area, dag_id=dag_id, run_id=run_id, entity=entity, dry_run=dry_run)
         self.summary = LoadSummary(dag_id=dag_id, run_id=run_id, entity=entity, mode=mode, dry_run=dry_run)
         self.journal = Journal(area, entity, run_id)
-        self.identity: dict[Kind, dict[str, int]] = {}
-        self.pushed: dict[Kind, dict[str, Known]] = {}
-        self.listed: dict[Kind, Listing | None] = {"organization": None, "person": None}
+        self.identity: dict[RecordKind, dict[str, int]] = {}
+        self.pushed: dict[RecordKind, dict[str, Known]] = {}
+        self.listed: dict[RecordKind, Listing | None] = {"organization": None, "person": None}
         # Keys whose Pipedrive record turned out deleted (404): kept out of the merged identity map.
-        self.forgotten: dict[Kind, set[str]] = {"organization": set(), "person": set()}
+        self.forgotten: dict[RecordKind, set[str]] = {"organization": set(), "person": set()}
         self.ops: list[PlannedOp] = []
         self.resumed_keys: set[tuple[str, str]] = set()
         self.budget_error: BudgetExhausted | None = None
@@ -174,10 +176,10 @@ class _Load:
             raise self.stop_error
         return self.summary
 
-    def _read_rows(self) -> dict[Kind, list[Row]]:
+    def _read_rows(self) -> dict[RecordKind, list[Row]]:
         carried = read_deferred(self.area, self.entity)
         rejected = self._record_rejected()
-        rows: dict[Kind, list[Row]] = {}
+        rows: dict[RecordKind, list[Row]] = {}
         for kind in KINDS:
             table = self.files.read_table(STEPS[kind])
             match = self.resolved.match_field(kind).name
@@ -195,7 +197,7 @@ class _Load:
             return set()
         keys: set[tuple[str, str]] = set()
         for rec in self.files.read_table("rejected").to_pylist():
-            kind = cast(Kind, str(rec["entity"]))
+            kind = cast(RecordKind, str(rec["entity"]))
             key = str(rec["key"])
             keys.add((kind, key))
             field = rec.get("field")
@@ -239,7 +241,7 @@ class _Load:
         return files
 
     # -- one kind --------------------------------------------------------------------------------------------
-    def _load_kind(self, kind: Kind, rows: list[Row], *, resumed: bool) -> None:
+    def _load_kind(self, kind: RecordKind, rows: list[Row], *, resumed: bool) -> None:
         if not rows:
             return
         if self.budget_error is not None or self.stop_error is not None:
@@ -271,7 +273,7 @@ class _Load:
         for op, result in self.hook.map_concurrently(self._write, writes, max_workers=self.max_workers):
             self._outcome(op, result)
 
-    def _repair_identity(self, kind: Kind) -> None:
+    def _repair_identity(self, kind: RecordKind) -> None:
         listing = list_identity(self.hook, self.resolved, kind)
         self._count_requests(max(listing.pages, 1))
         self.listed[kind] = listing
@@ -282,7 +284,7 @@ class _Load:
         for key in stale:
             self.pushed[kind].pop(key, None)
 
-    def _inputs(self, kind: Kind) -> PlanInputs:
+    def _inputs(self, kind: RecordKind) -> PlanInputs:
         listing = self.listed[kind]
         listed_known = listing.known if listing is not None else {}
         if self.mode == "reconcile":
@@ -388,13 +390,13 @@ class _Load:
         with self._lock:
             self.ops.append(op)
 
-    def _carry_all(self, kind: Kind, rows: Iterable[Row], reason: str) -> None:
+    def _carry_all(self, kind: RecordKind, rows: Iterable[Row], reason: str) -> None:
         for row in rows:
             self._settle(
                 PlannedOp(kind, row.key, "deferred", self.identity[kind].get(row.key), reason=reason, row=row)
             )
 
-    def _budget_exhausted(self, kind: Kind, exc: BudgetExhausted) -> None:
+    def _budget_exhausted(self, kind: RecordKind, exc: BudgetExhausted) -> None:
         with self._lock:
             first = self.budget_error is None
             self.budget_error = self.budget_error or exc
@@ -419,7 +421,7 @@ class _Load:
             write_pushed(self.area, self.entity, kind, self.pushed[kind])
         write_deferred(self.area, self.entity, (op for op in self.ops if op.action in CARRIED))
 
-    def _merged_identity(self, kind: Kind) -> dict[str, int]:
+    def _merged_identity(self, kind: RecordKind) -> dict[str, int]:
         """This load's map over the file as it is now: the other DAG may have added keys meanwhile."""
         if self.listed[kind] is not None:
             return self.identity[kind]

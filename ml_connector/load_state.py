@@ -23,9 +23,10 @@ from typing import Any
 import pyarrow as pa
 
 from ml_connector.canonical import canonical_json
-from ml_connector.plan import Kind, Known, PlannedOp, Row
+from ml_connector.plan import Known, PlannedOp, Row
 from ml_connector.staging import StagingArea
 from ml_connector.stored import StateFiles
+from ml_connector.vocabulary import RecordKind
 
 IDENTITY_SCHEMA = pa.schema([("key", pa.string()), ("pipedrive_id", pa.int64())])
 PUSHED_SCHEMA = pa.schema([("key", pa.string()), ("content_hash", pa.string()), ("values", pa.string())])
@@ -41,11 +42,10 @@ DEFERRED_SCHEMA = pa.schema(
         ("reason", pa.string()),
     ]
 )
-PLURAL: dict[Kind, str] = {"organization": "organizations", "person": "persons"}
 
 
 # -- transformed rows ----------------------------------------------------------------------------------------
-def rows_from_table(kind: Kind, table: pa.Table) -> list[Row]:
+def rows_from_table(kind: RecordKind, table: pa.Table) -> list[Row]:
     """Rows of ``transformed_organizations``/``transformed_persons`` (or the deferred file)."""
     columns = set(table.column_names)
     rows: list[Row] = []
@@ -65,7 +65,7 @@ def rows_from_table(kind: Kind, table: pa.Table) -> list[Row]:
 
 
 # -- identity -----------------------------------------------------------------------------------------------
-def read_identity(area: StagingArea, kind: Kind) -> dict[str, int]:
+def read_identity(area: StagingArea, kind: RecordKind) -> dict[str, int]:
     path = StateFiles(area).identity_path(kind)
     if not path.exists():
         return {}
@@ -76,14 +76,14 @@ def read_identity(area: StagingArea, kind: Kind) -> dict[str, int]:
     }
 
 
-def write_identity(area: StagingArea, kind: Kind, identity: Mapping[str, int]) -> None:
+def write_identity(area: StagingArea, kind: RecordKind, identity: Mapping[str, int]) -> None:
     keys = sorted(identity)
     table = pa.table({"key": keys, "pipedrive_id": [identity[k] for k in keys]}, schema=IDENTITY_SCHEMA)
     area.write_table(StateFiles(area).identity_path(kind), table)
 
 
 # -- pushed values ------------------------------------------------------------------------------------------
-def read_pushed(area: StagingArea, entity: str, kind: Kind) -> dict[str, Known]:
+def read_pushed(area: StagingArea, entity: str, kind: RecordKind) -> dict[str, Known]:
     path = StateFiles(area).pushed_path(entity, kind)
     if not path.exists():
         return {}
@@ -93,7 +93,7 @@ def read_pushed(area: StagingArea, entity: str, kind: Kind) -> dict[str, Known]:
     }
 
 
-def write_pushed(area: StagingArea, entity: str, kind: Kind, pushed: Mapping[str, Known]) -> None:
+def write_pushed(area: StagingArea, entity: str, kind: RecordKind, pushed: Mapping[str, Known]) -> None:
     keys = sorted(k for k, v in pushed.items() if v.values is not None)
     table = pa.table(
         {
@@ -107,9 +107,9 @@ def write_pushed(area: StagingArea, entity: str, kind: Kind, pushed: Mapping[str
 
 
 # -- carried-over rows ----------------------------------------------------------------------------------------
-def read_deferred(area: StagingArea, entity: str) -> dict[Kind, list[Row]]:
+def read_deferred(area: StagingArea, entity: str) -> dict[RecordKind, list[Row]]:
     path = StateFiles(area).deferred_path(entity)
-    out: dict[Kind, list[Row]] = {"organization": [], "person": []}
+    out: dict[RecordKind, list[Row]] = {"organization": [], "person": []}
     if not path.exists():
         return out
     table = area.read_table(path)
@@ -145,7 +145,7 @@ def write_deferred(area: StagingArea, entity: str, ops: Iterable[PlannedOp]) -> 
 @dataclass(frozen=True)
 class JournalEntry:
     run_id: str
-    kind: Kind
+    kind: RecordKind
     key: str
     action: str
     pipedrive_id: int

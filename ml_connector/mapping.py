@@ -34,9 +34,8 @@ from pydantic import (
 )
 
 from ml_connector.errors import ConnectorError, Remedy
+from ml_connector.vocabulary import Entity, RecordKind
 
-EntityName = Literal["customers", "suppliers"]
-EntityKind = Literal["organization", "person"]
 FieldType = Literal["varchar", "varchar_auto", "text", "enum", "set", "double", "phone", "date"]
 SourceKind = Literal["text", "number", "list", "contacts"]
 
@@ -90,7 +89,7 @@ PERSON_SOURCES: dict[str, SourceKind] = {
     "primary_email": "text",
     "primary_phone": "text",
 }
-STANDARD_FIELDS: dict[EntityKind, dict[str, SourceKind]] = {
+STANDARD_FIELDS: dict[RecordKind, dict[str, SourceKind]] = {
     "organization": {"name": "text", "address": "text"},
     "person": {
         "name": "text",
@@ -111,7 +110,7 @@ TYPE_ACCEPTS: dict[str, frozenset[str]] = {
     "set": frozenset({"text", "list"}),
     "double": frozenset({"number"}),
 }
-MATCH_KEY_SOURCES: dict[EntityKind, str] = {"organization": "org_key", "person": "person_key"}
+MATCH_KEY_SOURCES: dict[RecordKind, str] = {"organization": "org_key", "person": "person_key"}
 _TEXT_TYPES = frozenset({"varchar", "varchar_auto", "text"})
 _PRESETS: dict[str, str] = {  # Airflow's recurring presets
     "@hourly": "0 * * * *",
@@ -279,7 +278,7 @@ def _raw_entity_problems(value: Any) -> Problems:
 class SyncMapping(_Strict):
     """Everything one sync DAG needs to know from its mapping file."""
 
-    entity: EntityName
+    entity: Entity
     schedule: str = Field(min_length=1)  # cron (UTC) or an Airflow preset; at most every 5 minutes
     overlap_minutes: int = Field(default=10, ge=0, le=24 * 60)
     catchup: bool = False
@@ -313,7 +312,7 @@ class SyncMapping(_Strict):
     def _entity(cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
         """Checks that depend on the entity kind, run on the raw entries so they are reported together
         with any structural problem of the same file instead of only after those are fixed."""
-        kind: EntityKind = "organization" if info.field_name == "organization" else "person"
+        kind: RecordKind = "organization" if info.field_name == "organization" else "person"
         problems: Problems = []
         result = None
         try:
@@ -335,11 +334,11 @@ class SyncMapping(_Strict):
             raise _RuleViolations(list(dict.fromkeys(problems)))
         return result
 
-    def entity_mapping(self, kind: EntityKind) -> EntityMapping:
+    def entity_mapping(self, kind: RecordKind) -> EntityMapping:
         return self.organization if kind == "organization" else self.person
 
 
-def source_kind(kind: EntityKind, source: str) -> SourceKind | None:
+def source_kind(kind: RecordKind, source: str) -> SourceKind | None:
     """The kind of value ``source`` holds on the view of ``kind``, or None if the view has no such name."""
     if kind == "organization":
         if source.startswith(WORKTAG_PREFIX):
@@ -348,7 +347,7 @@ def source_kind(kind: EntityKind, source: str) -> SourceKind | None:
     return PERSON_SOURCES.get(source)
 
 
-def _field_problems(kind: EntityKind, entry: Mapping[str, Any]) -> list[tuple[str, str]]:
+def _field_problems(kind: RecordKind, entry: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Standard names, sources and their value kinds, checked on a raw field entry (wrong-typed keys
     are left to the structural check, which reports them)."""
     problems: list[tuple[str, str]] = []

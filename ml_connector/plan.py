@@ -16,7 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-Kind = Literal["organization", "person"]
+from ml_connector.vocabulary import RecordKind
+
 Action = Literal["create", "update", "unchanged", "skip", "conflict", "rejected", "deferred", "failed"]
 WRITE_ACTIONS: frozenset[str] = frozenset({"create", "update"})
 ORG_ID = "org_id"  # a person's organization: part of its desired state, not a mapped field
@@ -26,7 +27,7 @@ ORG_ID = "org_id"  # a person's organization: part of its desired state, not a m
 class Row:
     """One transformed record (a row of ``transformed_organizations``/``transformed_persons``)."""
 
-    kind: Kind
+    kind: RecordKind
     key: str
     values: Mapping[str, Any]
     content_hash: str
@@ -49,7 +50,7 @@ class Change:
 class PlannedOp:
     """The decision for one record; ``row`` is kept so that a deferred op can be carried over."""
 
-    kind: Kind
+    kind: RecordKind
     key: str
     action: Action
     pipedrive_id: int | None = None

@@ -31,6 +31,7 @@ import pyarrow as pa
 from airflow.sdk import ObjectStoragePath
 
 from ml_connector.staging import StagingArea, safe_segment
+from ml_connector.vocabulary import PLURAL, RecordKind
 
 RunTable = Literal[
     "extracted_organizations",
@@ -41,8 +42,6 @@ RunTable = Literal[
     "plan",
 ]
 RunDocument = Literal["fields", "extract", "summary"]
-StateKind = Literal["organization", "person"]
-_PLURAL: dict[StateKind, str] = {"organization": "organizations", "person": "persons"}
 
 
 @dataclass(frozen=True)
@@ -116,11 +115,11 @@ class StateFiles:
         return self.area.state_path("fields", "pinned.json")
 
     # -- tables and journals, read and written by ml_connector.load_state and ml_connector.audit -----------
-    def identity_path(self, kind: StateKind) -> ObjectStoragePath:
-        return self.area.state_path(_PLURAL[kind], "identity.parquet")
+    def identity_path(self, kind: RecordKind) -> ObjectStoragePath:
+        return self.area.state_path(PLURAL[kind], "identity.parquet")
 
-    def pushed_path(self, entity: str, kind: StateKind) -> ObjectStoragePath:
-        return self.area.state_path(entity, f"pushed_{_PLURAL[kind]}.parquet")
+    def pushed_path(self, entity: str, kind: RecordKind) -> ObjectStoragePath:
+        return self.area.state_path(entity, f"pushed_{PLURAL[kind]}.parquet")
 
     def deferred_path(self, entity: str) -> ObjectStoragePath:
         return self.area.state_path(entity, "deferred.parquet")

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import pyarrow as pa
 from pydantic import BaseModel
@@ -24,13 +24,14 @@ from ml_connector.locks import LockTimeout, describe_holder, file_lock
 if TYPE_CHECKING:
     from ml_connector.fields import ResolvedFields
 from ml_connector.mapping import SyncMapping
+from ml_connector.models.workday import WorkdayContact
 from ml_connector.staging import StagingArea
 from ml_connector.stored import RunFiles, StateFiles
-from ml_connector.window import MODES, Mode, UpdateWindow, next_watermark, resolve_window, run_kind
+from ml_connector.vocabulary import ENTITIES, MODES, Entity, EntitySpec, Mode
+from ml_connector.window import UpdateWindow, next_watermark, resolve_window, run_kind
 
 log = logging.getLogger("ml_connector.sync")
 
-Entity = Literal["customers", "suppliers"]
 EXTRACT_SCHEMA = pa.schema([("record_key", pa.string()), ("payload", pa.string()), ("kind", pa.string())])
 
 
@@ -208,11 +209,10 @@ def _rows(pages: Iterable[list[Any]], kind: str, key_attr: str) -> Iterable[tupl
             yield str(getattr(record, key_attr)), record.model_dump_json(), kind
 
 
-def _belongs(contact: dict[str, Any], parent_attr: str) -> bool:
-    """A contact of this entity, or one referenced only by its parent's WID (transform resolves those)."""
-    if contact.get(parent_attr):
-        return True
-    return bool(contact.get("parent_wid")) and not (contact.get("customer_id") or contact.get("supplier_id"))
+def _ours(spec: EntitySpec, contact: WorkdayContact) -> bool:
+    """A contact of this entity, or one known only by its parent's WID (the transform places those)."""
+    ownership = spec.contact_ownership(contact.customer_id, contact.supplier_id)
+    return ownership == "own" or (ownership == "by_parent_wid" and bool(contact.parent_wid))
 
 
 def extract(ctx: RunContext) -> None:
@@ -221,18 +221,20 @@ def extract(ctx: RunContext) -> None:
 
     window = ctx.window()
     log.info("extract window [%s, %s): %s", window.start, window.end, window.reason)
+    spec = ENTITIES[ctx.entity]
     hook = WorkdayHook(ctx.workday_conn_id)
     try:
-        if ctx.entity == "customers":
-            records = _table(_rows(hook.iter_customers(window.start, window.end), "customer", "workday_id"))
-            parent_attr = "customer_id"
-        else:
-            records = _table(_rows(hook.iter_suppliers(window.start, window.end), "supplier", "workday_id"))
-            parent_attr = "supplier_id"
+        pages = getattr(hook, spec.reader)(window.start, window.end)
+        records = _table(_rows(pages, spec.noun, "workday_id"))
         contacts = _table(
-            (key, payload, kind)
-            for key, payload, kind in _rows(hook.iter_contacts(), "contact", "contact_id")
-            if _belongs(json.loads(payload), parent_attr)
+            _rows(
+                (
+                    [c for c in page if _ours(spec, c)]
+                    for page in cast(Iterable[list[WorkdayContact]], hook.iter_contacts())
+                ),
+                "contact",
+                "contact_id",
+            )
         )
         skipped = [{"kind": kind, "key": key, "reason": why} for kind, key, why in hook.skipped_records]
     finally:
@@ -264,7 +266,7 @@ def transform(ctx: RunContext) -> None:
     ctx.files.write_table("transformed_organizations", result.organizations)
     ctx.files.write_table("transformed_persons", result.persons)
     ctx.files.write_table("rejected", _with_unreadable(result.rejected, ctx))
-    if ctx.entity == "suppliers" and not ctx.dry_run and result.org_aliases != aliases:
+    if ENTITIES[ctx.entity].keys_by_alias and not ctx.dry_run and result.org_aliases != aliases:
         ctx.state.write_org_aliases(result.org_aliases)
     log.info(
         "transformed %d organizations, %d persons; %d rejected",

@@ -30,7 +30,7 @@ import pyarrow as pa
 from pydantic import ValidationError
 
 from ml_connector.canonical import canonical_json
-from ml_connector.mapping import EntityKind, SyncMapping
+from ml_connector.mapping import SyncMapping
 from ml_connector.models.workday import WorkdayContact, WorkdayCustomer, WorkdaySupplier
 from ml_connector.transform_values import map_values
 from ml_connector.transform_views import (
@@ -41,6 +41,7 @@ from ml_connector.transform_views import (
     person_view,
     source_ids,
 )
+from ml_connector.vocabulary import ENTITIES, EntitySpec, RecordKind
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ class _Rejections:
     rows: list[dict[str, str]] = field(default_factory=list)
 
     def add(
-        self, entity: EntityKind, key: str, problems: list[tuple[str, str]], record: str, ids: str
+        self, entity: RecordKind, key: str, problems: list[tuple[str, str]], record: str, ids: str
     ) -> None:
         """One row per record (so counts are per record): every failing field, every fix."""
         fields = ",".join(dict.fromkeys(f for f, _ in problems))
@@ -112,17 +113,17 @@ def transform(
     ``kind``); ``org_aliases`` the map persisted by the previous run (empty on the first).
     """
     rejected = _Rejections()
-    noun = "customer" if mapping.entity == "customers" else "supplier"
+    spec = ENTITIES[mapping.entity]
     aliases = dict(org_aliases)
-    orgs = _organizations(organizations, noun, rejected, aliases if mapping.entity == "suppliers" else None)
+    orgs = _organizations(organizations, spec.noun, rejected, aliases if spec.keys_by_alias else None)
 
     org_rows = []
     for key in sorted(orgs):
         record = orgs[key]
         ids = source_ids(record)
-        values, problems = map_values(mapping.organization, organization_view(record), noun)
+        values, problems = map_values(mapping.organization, organization_view(record), spec.noun)
         if problems:
-            rejected.add("organization", key, problems, f"{noun} {record.workday_id}", ids)
+            rejected.add("organization", key, problems, f"{spec.noun} {record.workday_id}", ids)
             continue
         name = str(values.get("name"))
         org_rows.append(
@@ -214,12 +215,13 @@ def _persons(
     aliases: dict[str, str],
     rejected: _Rejections,
 ) -> list[dict[str, Any]]:
-    contacts = _contacts(table, mapping.entity, orgs, rejected)
+    spec = ENTITIES[mapping.entity]
+    contacts = _contacts(table, spec, orgs, rejected)
     rows = []
     for key in sorted(contacts):
         contact, org_key = contacts[key]
         parent = _parent(contact)
-        if mapping.entity == "suppliers" and contact.supplier_id:
+        if spec.keys_by_alias and contact.supplier_id:
             org_key = aliases.get(contact.supplier_id.strip()) or clean(contact.customer_id)
         values, problems = map_values(mapping.person, person_view(contact, org_key), "contact")
         if org_key is None:
@@ -256,14 +258,13 @@ def _parent(contact: WorkdayContact) -> str:
 
 
 def _contacts(
-    table: pa.Table, entity: str, orgs: dict[str, Organization], rejected: _Rejections
+    table: pa.Table, spec: EntitySpec, orgs: dict[str, Organization], rejected: _Rejections
 ) -> dict[str, tuple[WorkdayContact, str | None]]:
     """The contacts this sync owns, by Contact_ID, with the organization key known so far.
 
-    Customers own contacts with a Customer_ID, suppliers those with a Supplier_ID (a contact with
-    both belongs to both). A contact referenced only by its parent's WID is taken by the sync that
-    read that parent in this run; one that neither sync can place is left out and counted in the log,
-    since rejecting it here would reject it twice, once per sync.
+    Ownership is :meth:`EntitySpec.contact_ownership`. A contact referenced only by its parent's WID is
+    taken by the sync that read that parent in this run; one that neither sync can place is left out
+    and counted in the log, since rejecting it here would reject it twice, once per sync.
     """
     by_wid = {record.wid: key for key, record in orgs.items() if record.wid}
     out: dict[str, tuple[WorkdayContact, str | None]] = {}
@@ -280,13 +281,12 @@ def _contacts(
         except (ValidationError, ValueError) as exc:
             rejected.add("person", key, [("payload", _unreadable(exc))], f"contact {key}", key)
             continue
-        customer_id, supplier_id = clean(contact.customer_id), clean(contact.supplier_id)
         person_key = clean(contact.contact_id)
-        if entity == "customers" and customer_id:
-            org_key: str | None = customer_id
-        elif entity == "suppliers" and supplier_id:
-            org_key = None  # resolved through the aliases
-        elif not customer_id and not supplier_id and contact.parent_wid in by_wid:
+        ownership = spec.contact_ownership(contact.customer_id, contact.supplier_id)
+        if ownership == "own":
+            # suppliers: resolved through the aliases, since a dual company is keyed by its Customer_ID
+            org_key: str | None = None if spec.keys_by_alias else clean(contact.customer_id)
+        elif ownership == "by_parent_wid" and contact.parent_wid in by_wid:
             org_key = by_wid[contact.parent_wid]
         else:
             skipped += 1

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-Mode = Literal["incremental", "full_refresh", "reconcile"]
-MODES: tuple[Mode, ...] = ("incremental", "full_refresh", "reconcile")
+from ml_connector.vocabulary import Mode
+
 RunKind = Literal["scheduled", "backfill", "manual"]
 INITIAL_LOAD = "no watermark yet: initial full load"
 

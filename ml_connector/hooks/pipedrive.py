@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
 from airflow.sdk import BaseHook
@@ -38,27 +38,26 @@ from ml_connector.http.client import HeaderAuth, HttpClient, RequestAuth
 from ml_connector.http.errors import ApiError
 from ml_connector.http.retry import RetryPolicy
 from ml_connector.pipedrive_plans import daily_token_budget
+from ml_connector.vocabulary import PLURAL, RecordKind
 
 if TYPE_CHECKING:
     from ml_connector.credentials.vault import TokenVault
 
 log = logging.getLogger(__name__)
 
-Entity = Literal["organization", "person"]
 PipedriveRecord = dict[str, Any]
 T = TypeVar("T")
 R = TypeVar("R")
 
-_PLURAL: dict[str, str] = {"organization": "organizations", "person": "persons"}
 MAX_PAGE_SIZE = 500
 MAX_CUSTOM_FIELD_KEYS = 15
 
 
-def _plural(entity: str) -> str:
-    try:
-        return _PLURAL[entity]
-    except KeyError:
-        raise ValueError(f"entity must be 'organization' or 'person', not {entity!r}") from None
+def _plural(kind: str) -> str:
+    """The API path segment of a record kind; anything else is a programming error, named."""
+    if kind not in PLURAL:
+        raise ValueError(f"record kind must be 'organization' or 'person', not {kind!r}")
+    return PLURAL[kind]
 
 
 def rfc3339(moment: datetime) -> str:
@@ -231,7 +230,7 @@ class PipedriveHook(BaseHook):
     # -- records ---------------------------------------------------------------------------------------
     def iter_pages(
         self,
-        entity: Entity,
+        entity: RecordKind,
         *,
         updated_since: datetime | None = None,
         custom_fields: Sequence[str] | None = None,
@@ -261,7 +260,7 @@ class PipedriveHook(BaseHook):
         for data, _ in self._pages(f"/api/v2/{plural}", params):
             yield list(data or [])
 
-    def get(self, entity: Entity, record_id: int) -> PipedriveRecord | None:
+    def get(self, entity: RecordKind, record_id: int) -> PipedriveRecord | None:
         """One live record, or ``None`` if it does not exist or was deleted."""
         try:
             body = self._call("GET", f"/api/v2/{_plural(entity)}/{int(record_id)}")
@@ -271,22 +270,22 @@ class PipedriveHook(BaseHook):
             raise
         return dict(body["data"])
 
-    def create(self, entity: Entity, payload: dict[str, Any]) -> PipedriveRecord:
+    def create(self, entity: RecordKind, payload: dict[str, Any]) -> PipedriveRecord:
         """POST a new record (v2 body: custom fields under ``custom_fields``); returns it as stored."""
         return dict(self._call("POST", f"/api/v2/{_plural(entity)}", json=payload)["data"])
 
-    def patch(self, entity: Entity, record_id: int, payload: dict[str, Any]) -> PipedriveRecord:
+    def patch(self, entity: RecordKind, record_id: int, payload: dict[str, Any]) -> PipedriveRecord:
         """Change only the given fields of a record; returns it as stored."""
         path = f"/api/v2/{_plural(entity)}/{int(record_id)}"
         return dict(self._call("PATCH", path, json=payload)["data"])
 
-    def delete(self, entity: Entity, record_id: int) -> None:
+    def delete(self, entity: RecordKind, record_id: int) -> None:
         """Soft delete (Pipedrive purges after 30 days); a missing record raises ``ApiError`` 404."""
         self._call("DELETE", f"/api/v2/{_plural(entity)}/{int(record_id)}")
 
     def search(
         self,
-        entity: Entity,
+        entity: RecordKind,
         term: str,
         *,
         fields: Sequence[str] | None = None,
@@ -307,7 +306,7 @@ class PipedriveHook(BaseHook):
         return hits
 
     # -- field definitions (v2 Fields API) -------------------------------------------------------------
-    def list_fields(self, entity: Entity) -> list[dict[str, Any]]:
+    def list_fields(self, entity: RecordKind) -> list[dict[str, Any]]:
         """Every field definition (system and custom) with ``field_code``, ``field_type``, ``options``."""
         fields: list[dict[str, Any]] = []
         for data, _ in self._pages(f"/api/v2/{entity}Fields", {"limit": MAX_PAGE_SIZE}):
@@ -315,7 +314,7 @@ class PipedriveHook(BaseHook):
         return fields
 
     def create_field(
-        self, entity: Entity, name: str, field_type: str, options: Sequence[str] | None = None
+        self, entity: RecordKind, name: str, field_type: str, options: Sequence[str] | None = None
     ) -> dict[str, Any]:
         """A new custom field; ``options`` are the labels of an enum or set field."""
         _plural(entity)
@@ -325,7 +324,7 @@ class PipedriveHook(BaseHook):
         return dict(self._call("POST", f"/api/v2/{entity}Fields", json=body)["data"])
 
     def add_field_options(
-        self, entity: Entity, field_code: str, labels: Sequence[str]
+        self, entity: RecordKind, field_code: str, labels: Sequence[str]
     ) -> list[dict[str, Any]]:
         """Add options to an enum/set field in one atomic call; returns the new ``{id, label}``."""
         _plural(entity)

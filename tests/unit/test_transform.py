@@ -531,3 +531,23 @@ def test_ten_thousand_organizations_and_twenty_thousand_contacts(customers: Sync
         20_000,
         0,
     )
+
+
+@pytest.mark.parametrize(
+    ("entity", "customer_id", "supplier_id", "expected"),
+    [
+        ("customers", "CUS-1", None, "own"),
+        ("customers", "CUS-1", "SUP-1", "own"),  # a contact of a dual company belongs to both syncs
+        ("suppliers", "CUS-1", "SUP-1", "own"),
+        ("suppliers", "CUS-1", None, "other"),
+        ("customers", None, "SUP-1", "other"),
+        ("customers", " ", None, "by_parent_wid"),  # blank IDs are no IDs
+        ("suppliers", None, None, "by_parent_wid"),
+    ],
+)
+def test_contact_ownership_is_one_rule_for_extract_and_transform(
+    entity: str, customer_id: str | None, supplier_id: str | None, expected: str
+) -> None:
+    from ml_connector.vocabulary import ENTITIES
+
+    assert ENTITIES[entity].contact_ownership(customer_id, supplier_id) == expected  # type: ignore[index]
