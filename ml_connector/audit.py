@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from ml_connector.staging import StagingArea
 from ml_connector.stored import StateFiles
+from ml_connector.vocabulary import RecordKind
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +174,7 @@ class LoadSummary(BaseModel):
     requests: int = 0
     tokens_spent: int = 0
     budget_exhausted: bool = False
+    deferred_run: bool = False  # the budget ran out before planning: nothing was written
     resumed: bool = False
 
     def count(self, kind: str, action: str, n: int = 1) -> None:
@@ -194,3 +196,24 @@ class LoadSummary(BaseModel):
             + ("; budget exhausted, rest deferred" if self.budget_exhausted else "")
             + ("; dry run" if self.dry_run else "")
         )
+
+
+def defer_run(trail: AuditTrail, *, mode: str, read: Mapping[RecordKind, int], reason: str) -> LoadSummary:
+    """The whole run is deferred before anything was planned (the daily budget is at its reserve): one
+    ledger row for the run, and a summary in which every record read is deferred. The watermark stays, so
+    the next run reads this window again."""
+    summary = LoadSummary(
+        dag_id=trail.dag_id,
+        run_id=trail.run_id,
+        entity=trail.entity,
+        mode=mode,
+        dry_run=trail.dry_run,
+        budget_exhausted=True,
+        deferred_run=True,
+    )
+    for kind, n in read.items():
+        counts = summary.organizations if kind == "organization" else summary.persons
+        counts.read = counts.deferred = n
+    trail.record("run", trail.run_id, "deferred", reason=f"{reason}; the next run reads this window again")
+    trail.flush()
+    return summary

@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+
 from ml_connector.errors import ConnectorError, Remedy
 from ml_connector.mapping import STANDARD_FIELDS, FieldSpec, SyncMapping
 from ml_connector.staging import StagingArea
@@ -190,6 +192,43 @@ class ResolvedFields:
         )
 
 
+def observed_options(
+    mapping: SyncMapping, tables: Mapping[RecordKind, pa.Table]
+) -> dict[tuple[RecordKind, str], set[str]]:
+    """Option labels the transformed rows use for each enum/set field, so missing options can be created
+    before the first write."""
+    seen: dict[tuple[RecordKind, str], set[str]] = {}
+    for kind, table in tables.items():
+        specs = [f for f in mapping.entity_mapping(kind).fields if not f.standard and f.type in OPTION_TYPES]
+        if not specs or table.num_rows == 0:
+            continue
+        for raw in table.column("values").to_pylist():
+            values = json.loads(raw)
+            for spec in specs:
+                value = values.get(spec.name)
+                labels = value if isinstance(value, list) else [value]
+                seen.setdefault((kind, spec.name), set()).update(
+                    str(v) for v in labels if v not in (None, "")
+                )
+    return seen
+
+
+def staged_resolution(
+    staged: dict[str, Any] | None, observed: Mapping[tuple[RecordKind, str], set[str]]
+) -> ResolvedFields | None:
+    """The resolution ``validate_field_definitions`` staged for this run (its ``fields.json``), when it
+    already knows every option label the data uses; otherwise None, and the fields are resolved again."""
+    if staged is None:
+        return None
+    resolved = ResolvedFields.from_json(staged)
+    for (kind, name), labels in observed.items():
+        spec = resolved.by_name(kind).get(name)
+        known = {label.casefold() for label in spec.options} if spec and not spec.pending else set()
+        if any(label.casefold() not in known for label in labels):
+            return None
+    return resolved
+
+
 # -- value conversion -------------------------------------------------------------------------------------
 def _standard_value(key: str, value: Any) -> Any:
     if key == "address":
@@ -252,7 +291,7 @@ def validate_field_definitions(
     hook: PipedriveHook,
     mapping: SyncMapping,
     area: StagingArea,
-    observed_options: Mapping[tuple[str, str], set[str]] | None = None,
+    observed_options: Mapping[tuple[RecordKind, str], set[str]] | None = None,
     *,
     dry_run: bool = False,
 ) -> ResolvedFields:
@@ -307,7 +346,7 @@ def _plan_field(
     spec: FieldSpec,
     existing: list[dict[str, Any]],
     pins: Mapping[str, str],
-    observed: Mapping[tuple[str, str], set[str]],
+    observed: Mapping[tuple[RecordKind, str], set[str]],
     mapping: SyncMapping,
 ) -> _Step:
     if spec.standard:

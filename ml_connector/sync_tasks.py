@@ -8,31 +8,24 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 import pyarrow as pa
-from pydantic import BaseModel
 
 from ml_connector.errors import ConnectorError, Remedy
 from ml_connector.http.errors import BudgetExhausted
 from ml_connector.locks import LockTimeout, describe_holder, file_lock
-
-if TYPE_CHECKING:
-    from ml_connector.fields import ResolvedFields
 from ml_connector.mapping import SyncMapping
-from ml_connector.models.workday import WorkdayContact
 from ml_connector.staging import StagingArea
 from ml_connector.stored import RunFiles, StateFiles
-from ml_connector.vocabulary import ENTITIES, MODES, Entity, EntitySpec, Mode
+from ml_connector.vocabulary import ENTITIES, MODES, Entity, Mode, RecordKind
 from ml_connector.window import UpdateWindow, next_watermark, resolve_window, run_kind
 
 log = logging.getLogger("ml_connector.sync")
-
-EXTRACT_SCHEMA = pa.schema([("record_key", pa.string()), ("payload", pa.string()), ("kind", pa.string())])
 
 
 @dataclass(frozen=True)
@@ -194,60 +187,22 @@ def validate_fields(ctx: RunContext) -> None:
 
 
 # -- extract ------------------------------------------------------------------------------------------------
-def _table(rows: Iterable[tuple[str, str, str]]) -> pa.Table:
-    keys, payloads, kinds = [], [], []
-    for key, payload, kind in rows:
-        keys.append(key)
-        payloads.append(payload)
-        kinds.append(kind)
-    return pa.table({"record_key": keys, "payload": payloads, "kind": kinds}, schema=EXTRACT_SCHEMA)
-
-
-def _rows(pages: Iterable[list[Any]], kind: str, key_attr: str) -> Iterable[tuple[str, str, str]]:
-    for page in pages:
-        for record in cast(list[BaseModel], page):
-            yield str(getattr(record, key_attr)), record.model_dump_json(), kind
-
-
-def _ours(spec: EntitySpec, contact: WorkdayContact) -> bool:
-    """A contact of this entity, or one known only by its parent's WID (the transform places those)."""
-    ownership = spec.contact_ownership(contact.customer_id, contact.supplier_id)
-    return ownership == "own" or (ownership == "by_parent_wid" and bool(contact.parent_wid))
-
-
 def extract(ctx: RunContext) -> None:
     """Read this run's window of Workday records (and all contacts) into the staging area."""
+    from ml_connector.extract import extract as read_window
     from ml_connector.hooks.workday import WorkdayHook
 
     window = ctx.window()
     log.info("extract window [%s, %s): %s", window.start, window.end, window.reason)
-    spec = ENTITIES[ctx.entity]
     hook = WorkdayHook(ctx.workday_conn_id)
     try:
-        pages = getattr(hook, spec.reader)(window.start, window.end)
-        records = _table(_rows(pages, spec.noun, "workday_id"))
-        contacts = _table(
-            _rows(
-                (
-                    [c for c in page if _ours(spec, c)]
-                    for page in cast(Iterable[list[WorkdayContact]], hook.iter_contacts())
-                ),
-                "contact",
-                "contact_id",
-            )
-        )
-        skipped = [{"kind": kind, "key": key, "reason": why} for kind, key, why in hook.skipped_records]
+        extracted = read_window(hook, ctx.entity, window)
     finally:
         hook.close()
-    ctx.files.write_table("extracted_organizations", records)
-    ctx.files.write_table("extracted_contacts", contacts)
-    meta = {
-        "window": window.to_json(),
-        "organizations": records.num_rows,
-        "contacts": contacts.num_rows,
-        "unreadable": skipped,
-    }
-    ctx.files.write_document("extract", meta)
+    ctx.files.write_table("extracted_organizations", extracted.records)
+    ctx.files.write_table("extracted_contacts", extracted.contacts)
+    ctx.files.write_document("extract", extracted.meta(window))
+    records, contacts = extracted.records, extracted.contacts
     log.info("extracted %d %s and %d contacts", records.num_rows, ctx.entity, contacts.num_rows)
 
 
@@ -255,6 +210,7 @@ def extract(ctx: RunContext) -> None:
 def transform(ctx: RunContext) -> None:
     """Map Workday records to Pipedrive rows; invalid records go to the rejected file, the rest go on."""
     from ml_connector.transform import transform as run_transform
+    from ml_connector.transform import with_unreadable
 
     aliases = ctx.state.read_org_aliases()
     result = run_transform(
@@ -265,7 +221,8 @@ def transform(ctx: RunContext) -> None:
     )
     ctx.files.write_table("transformed_organizations", result.organizations)
     ctx.files.write_table("transformed_persons", result.persons)
-    ctx.files.write_table("rejected", _with_unreadable(result.rejected, ctx))
+    unreadable = (ctx.files.read_document("extract", default={}) or {}).get("unreadable") or []
+    ctx.files.write_table("rejected", with_unreadable(result.rejected, unreadable))
     if ENTITIES[ctx.entity].keys_by_alias and not ctx.dry_run and result.org_aliases != aliases:
         ctx.state.write_org_aliases(result.org_aliases)
     log.info(
@@ -276,75 +233,22 @@ def transform(ctx: RunContext) -> None:
     )
 
 
-def _with_unreadable(rejected: pa.Table, ctx: RunContext) -> pa.Table:
-    """Records the extract could not read join the transform's rejects, with their reason."""
-    unreadable = (ctx.files.read_document("extract", default={}) or {}).get("unreadable") or []
-    if not unreadable:
-        return rejected
-    rows = [
-        {
-            "entity": item["kind"],
-            "key": item["key"],
-            "field": "",
-            "reason": f"Workday record {item['key']} could not be read ({item['reason']}); fix it in Workday",
-            "source_ids": item["key"],
-        }
-        for item in unreadable
-    ]
-    return pa.concat_tables([rejected, pa.Table.from_pylist(rows, schema=rejected.schema)])
-
-
 # -- load ------------------------------------------------------------------------------------------------------
-def observed_options(mapping: SyncMapping, tables: Mapping[str, pa.Table]) -> dict[tuple[str, str], set[str]]:
-    """Option labels the data uses for each enum/set field, so missing options can be created first."""
-    seen: dict[tuple[str, str], set[str]] = {}
-    for kind, table in tables.items():
-        specs = [f for f in getattr(mapping, kind).fields if not f.standard and f.type in ("enum", "set")]
-        if not specs or table.num_rows == 0:
-            continue
-        for raw in table.column("values").to_pylist():
-            values = json.loads(raw)
-            for spec in specs:
-                value = values.get(spec.name)
-                labels = value if isinstance(value, list) else [value]
-                seen.setdefault((kind, spec.name), set()).update(
-                    str(v) for v in labels if v not in (None, "")
-                )
-    return seen
-
-
-def _staged_fields(ctx: RunContext, observed: Mapping[tuple[str, str], set[str]]) -> ResolvedFields | None:
-    """The resolution ``validate_field_definitions`` staged for this run, when it already knows every
-    option label the data uses (saves listing the fields again)."""
-    from ml_connector.fields import ResolvedFields
-
-    staged = ctx.files.read_document("fields")
-    if staged is None:
-        return None
-    resolved = ResolvedFields.from_json(staged)
-    for (kind, name), labels in observed.items():
-        spec = resolved.by_name(kind).get(name)  # type: ignore[arg-type]
-        known = {label.casefold() for label in spec.options} if spec and not spec.pending else set()
-        if any(label.casefold() not in known for label in labels):
-            return None
-    return resolved
-
-
 def load(ctx: RunContext) -> None:
     """Write the changes to Pipedrive (or only the plan, on a dry run); budget exhaustion defers, not fails."""
-    from ml_connector.fields import validate_field_definitions
+    from ml_connector.fields import observed_options, staged_resolution, validate_field_definitions
     from ml_connector.hooks.pipedrive import PipedriveHook
     from ml_connector.load import run_load
 
     hook = PipedriveHook(ctx.pipedrive_conn_id)
     try:
-        tables = {
+        tables: dict[RecordKind, pa.Table] = {
             "organization": ctx.files.read_table("transformed_organizations"),
             "person": ctx.files.read_table("transformed_persons"),
         }
         with pipedrive_writer(ctx, "load"):
             observed = observed_options(ctx.mapping, tables)
-            resolved = _staged_fields(ctx, observed)
+            resolved = staged_resolution(ctx.files.read_document("fields"), observed)
             if resolved is None:  # new option labels in this run's data (or no staged resolution)
                 try:
                     resolved = validate_field_definitions(
@@ -368,17 +272,15 @@ def load(ctx: RunContext) -> None:
         hook.close()
 
 
-def defer_whole_run(ctx: RunContext, tables: Mapping[str, pa.Table], exc: BudgetExhausted) -> None:
+def defer_whole_run(ctx: RunContext, tables: Mapping[RecordKind, pa.Table], exc: BudgetExhausted) -> None:
     """The budget ran out before anything could be planned: write nothing, keep the watermark where it is
     (so the next run reads this window again) and end the task successfully."""
-    counts = {f"{kind}s": {"read": t.num_rows, "deferred": t.num_rows} for kind, t in tables.items()}
-    summary = {"budget_exhausted": True, "deferred_run": True, "dry_run": ctx.dry_run, **counts}
-    ctx.files.write_document("summary", summary)
-    log.warning(
-        "audit action=defer entity=run key=%s reason=%s; the next run reads this window again",
-        ctx.run_id,
-        "daily token budget at its reserve",
-    )
+    from ml_connector.audit import AuditTrail, defer_run
+
+    trail = AuditTrail(ctx.area, dag_id=ctx.dag_id, run_id=ctx.run_id, entity=ctx.entity, dry_run=ctx.dry_run)
+    read = {kind: table.num_rows for kind, table in tables.items()}
+    summary = defer_run(trail, mode=ctx.mode, read=read, reason="daily token budget at its reserve")
+    ctx.files.write_document("summary", summary.to_json())
     log.warning("%s", exc)
 
 

@@ -257,6 +257,23 @@ def _parent(contact: WorkdayContact) -> str:
     return f"the Workday record with WID {contact.parent_wid}" if contact.parent_wid else "no Workday record"
 
 
+def with_unreadable(rejected: pa.Table, unreadable: list[dict[str, str]]) -> pa.Table:
+    """Records the extract could not read (``{"kind", "key", "reason"}``) join the rejects, with their reason."""
+    if not unreadable:
+        return rejected
+    rows = [
+        {
+            "entity": item["kind"],
+            "key": item["key"],
+            "field": "",
+            "reason": f"Workday record {item['key']} could not be read ({item['reason']}); fix it in Workday",
+            "source_ids": item["key"],
+        }
+        for item in unreadable
+    ]
+    return pa.concat_tables([rejected, pa.Table.from_pylist(rows, schema=rejected.schema)])
+
+
 def _contacts(
     table: pa.Table, spec: EntitySpec, orgs: dict[str, Organization], rejected: _Rejections
 ) -> dict[str, tuple[WorkdayContact, str | None]]:

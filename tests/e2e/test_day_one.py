@@ -124,3 +124,22 @@ def test_the_writing_tasks_take_the_pipedrive_write_lock_without_any_pool(
     done = world.run("customers", mode="full_refresh")
     assert set(task_states(done).values()) == {"success"}
     assert world.records("organizations")
+
+
+def test_a_run_whose_budget_is_at_its_reserve_is_deferred_whole_with_a_ledger_row(world: SyncWorld) -> None:
+    world.pipedrive("POST", "/pipedrive/settings", {"daily_tokens_remaining": 500})  # below the reserve
+    run = world.run("customers", logical_date=latest_interval("customers"), run_type="scheduled")
+    assert set(task_states(run).values()) == {"success"}  # deferral is not a failure
+    summary = world.summary(run.dag_id, run.run_id)
+    assert summary["deferred_run"] and summary["budget_exhausted"]
+    assert summary["organizations"]["read"] == summary["organizations"]["deferred"] > 0
+    assert world.records("organizations") == []
+    ledger = [
+        row
+        for path in (world.area.root / "ledger" / "customers").rglob("*.parquet")
+        for row in world.area.read_table(path).to_pylist()
+    ]
+    (row,) = [r for r in ledger if r["kind"] == "run"]
+    assert (row["key"], row["action"]) == (run.run_id, "deferred") and "budget" in row["reason"]
+    # the watermark stays: the next run is still the initial full load
+    assert world.area.read_json(world.area.state_path("customers", "watermark.json")) is None
