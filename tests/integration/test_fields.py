@@ -2,31 +2,26 @@
 
 from __future__ import annotations
 
-import random
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 import yaml
+from support.sandbox import by_route
 
 from ml_connector.fields import FieldDefinitionError, ResolvedFields, validate_field_definitions
 from ml_connector.hooks.pipedrive import PipedriveHook
-from ml_connector.http.retry import RetryPolicy
 from ml_connector.mapping import SyncMapping, load_mapping, parse_mapping
 from ml_connector.sandbox.runtime import RunningSandbox
 from ml_connector.staging import StagingArea
 
 ROOT = Path(__file__).resolve().parents[2]
-FAST = RetryPolicy(max_attempts=4, base_delay_s=0.01, max_delay_s=0.05, rng=random.Random(0))
 FIELDS = "/api/v2/organizationFields"
 
 
 def stats(sandbox: RunningSandbox) -> dict[str, int]:
-    response = requests.get(f"{sandbox.pipedrive_url}/_sandbox/stats", timeout=10)
-    response.raise_for_status()
-    return dict(response.json()["by_route"])
+    return by_route(sandbox.pipedrive_url)
 
 
 def writes(by_route: dict[str, int]) -> dict[str, int]:
@@ -45,14 +40,6 @@ def customers_with(**changes: Any) -> SyncMapping:
 
 def custom_fields(hook: PipedriveHook, kind: str = "organization") -> dict[str, dict[str, Any]]:
     return {f["field_code"]: f for f in hook.list_fields(kind) if f["is_custom_field"]}  # type: ignore[arg-type]
-
-
-@pytest.fixture()
-def hook(fresh_sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[PipedriveHook]:
-    monkeypatch.setenv("AIRFLOW_CONN_PIPEDRIVE_DEFAULT", fresh_sandbox.pipedrive_conn_uri)
-    hook = PipedriveHook(retry_policy=FAST)
-    yield hook
-    hook.close()
 
 
 @pytest.fixture()

@@ -6,6 +6,7 @@ import random
 
 import pytest
 import requests
+from support.sandbox import arm, by_route
 
 from ml_connector.http.client import HttpClient
 from ml_connector.http.errors import ApiError, RetriesExhausted, TransientError
@@ -22,12 +23,7 @@ def classify(response: requests.Response) -> None:
         raise ApiError("probe", response.text[:200], status=response.status_code)
 
 
-def stats(url: str) -> dict[str, int]:
-    return requests.get(f"{url}/_sandbox/stats", timeout=5).json()["by_route"]  # type: ignore[no-any-return]
-
-
-def arm(url: str, **fault: object) -> None:
-    requests.post(f"{url}/_sandbox/faults", json=fault, timeout=5).raise_for_status()
+stats = by_route  # this file's name for the per-route counts
 
 
 class RefreshingAuth:

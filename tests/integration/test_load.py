@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-import requests
+from support.sandbox import by_route, control
 
 from ml_connector.audit import LoadSummary
 from ml_connector.fields import ResolvedFields, validate_field_definitions
@@ -141,13 +141,10 @@ class Env:
         )
 
     def control(self, method: str, path: str, body: Any = None) -> Any:
-        url = f"{self.sandbox.pipedrive_url}/_sandbox{path}"
-        response = requests.request(method, url, json=body, timeout=10)
-        response.raise_for_status()
-        return response.json()
+        return control(self.sandbox.pipedrive_url, method, path, body)
 
     def stats(self) -> dict[str, int]:
-        return dict(self.control("GET", "/stats")["by_route"])
+        return by_route(self.sandbox.pipedrive_url)
 
     def calls_during(self, fn: Callable[[], Any]) -> tuple[Any, dict[str, int]]:
         before = Counter(self.stats())

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import requests
+from support.sandbox import FAST
+from support.sandbox import arm as sandbox_arm
+from support.sandbox import by_route as sandbox_by_route
+from support.sandbox import control as sandbox_control
 
 from ml_connector.hooks.pipedrive import PipedriveHook
 from ml_connector.http.errors import (
@@ -22,33 +23,21 @@ from ml_connector.http.errors import (
     OutcomeUnknown,
     RetriesExhausted,
 )
-from ml_connector.http.retry import RetryPolicy
 from ml_connector.sandbox.runtime import RunningSandbox
 
-FAST = RetryPolicy(max_attempts=4, base_delay_s=0.01, max_delay_s=0.05, rng=random.Random(0))
 ORGS = "/api/v2/organizations"
 
 
 def control(sandbox: RunningSandbox, method: str, path: str, body: Any = None) -> Any:
-    response = requests.request(method, f"{sandbox.pipedrive_url}/_sandbox{path}", json=body, timeout=10)
-    response.raise_for_status()
-    return response.json()
+    return sandbox_control(sandbox.pipedrive_url, method, path, body)
 
 
 def by_route(sandbox: RunningSandbox) -> dict[str, int]:
-    return dict(control(sandbox, "GET", "/stats")["by_route"])
+    return sandbox_by_route(sandbox.pipedrive_url)
 
 
 def arm(sandbox: RunningSandbox, **fault: Any) -> None:
-    control(sandbox, "POST", "/faults", fault)
-
-
-@pytest.fixture()
-def hook(fresh_sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[PipedriveHook]:
-    monkeypatch.setenv("AIRFLOW_CONN_PIPEDRIVE_DEFAULT", fresh_sandbox.pipedrive_conn_uri)
-    hook = PipedriveHook(retry_policy=FAST)
-    yield hook
-    hook.close()
+    sandbox_arm(sandbox.pipedrive_url, **fault)
 
 
 def unique(prefix: str) -> str:

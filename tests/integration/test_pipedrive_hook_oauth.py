@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import requests
 from cryptography.fernet import Fernet
+from support.sandbox import stats as sandbox_stats
 
 from ml_connector.hooks.pipedrive import PipedriveHook
 from ml_connector.http.errors import CredentialRejected
@@ -30,7 +31,7 @@ def oauth_state(sandbox: RunningSandbox, **settings: Any) -> dict[str, Any]:
 
 
 def stats(sandbox: RunningSandbox) -> dict[str, Any]:
-    return dict(requests.get(f"{sandbox.pipedrive_url}/_sandbox/stats", timeout=10).json())
+    return sandbox_stats(sandbox.pipedrive_url)
 
 
 def oauth_connection(sandbox: RunningSandbox, **overrides: Any) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-import requests
+from support.sandbox import stats as sandbox_stats
 
 from ml_connector.hooks.pipedrive import PipedriveHook
 from ml_connector.hooks.pipedrive_http import SAFETY_MARGIN, WINDOW_SLACK_S
@@ -16,7 +16,7 @@ from ml_connector.sandbox.runtime import RunningSandbox
 
 
 def stats(sandbox: RunningSandbox) -> dict[str, Any]:
-    return dict(requests.get(f"{sandbox.pipedrive_url}/_sandbox/stats", timeout=10).json())
+    return sandbox_stats(sandbox.pipedrive_url)
 
 
 @pytest.fixture()

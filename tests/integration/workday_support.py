@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
-import requests
+from support.sandbox import by_route as sandbox_by_route
+from support.sandbox import control as sandbox_control
 
-from ml_connector.http.retry import RetryPolicy
 from ml_connector.sandbox.runtime import RunningSandbox
 
-FAST = RetryPolicy(max_attempts=4, base_delay_s=0.01, max_delay_s=0.05, rng=random.Random(0))
 REVENUE_POST = "POST /ccx/service/{tenant}/Revenue_Management/{version}"
 RESOURCE_POST = "POST /ccx/service/{tenant}/Resource_Management/{version}"
 TOKEN_POST = "POST /ccx/oauth2/{tenant}/token"
@@ -23,13 +21,11 @@ OWNER = "ISU_ML_Connector"
 
 
 def control(sandbox: RunningSandbox, method: str, path: str, body: Any = None) -> Any:
-    response = requests.request(method, f"{sandbox.workday_url}/_sandbox{path}", json=body, timeout=30)
-    response.raise_for_status()
-    return response.json()
+    return sandbox_control(sandbox.workday_url, method, path, body)
 
 
 def by_route(sandbox: RunningSandbox) -> dict[str, int]:
-    return dict(control(sandbox, "GET", "/stats")["by_route"])
+    return sandbox_by_route(sandbox.workday_url)
 
 
 def summary(sandbox: RunningSandbox) -> dict[str, Any]:

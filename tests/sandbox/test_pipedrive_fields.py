@@ -8,31 +8,17 @@ from typing import Any
 
 import pytest
 import requests
+from support.sandbox import PipedriveApi
 
 from ml_connector.sandbox.runtime import RunningSandbox
 
-
-class Api(requests.Session):
-    def __init__(self, base: str, token: str) -> None:
-        super().__init__()
-        self.base = base
-        self.headers["x-api-token"] = token
-
-    def data(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self.request(method, f"{self.base}{path}", **kwargs)
-        assert response.status_code == 200, response.text
-        return response.json()["data"]
+Api = PipedriveApi
 
 
 @pytest.fixture()
 def api(fresh_sandbox: RunningSandbox) -> Iterator[Api]:
-    session = Api(fresh_sandbox.pipedrive_url, fresh_sandbox.config.pipedrive.api_token)
-    settings = session.post(
-        f"{session.base}/_sandbox/pipedrive/settings", json={"enforce_rate_limits": False}
-    )
-    settings.raise_for_status()
-    yield session
-    session.close()
+    with PipedriveApi(fresh_sandbox, rate_limits=False) as session:
+        yield session
 
 
 def _v1_by_key(api: Api, entity: str, key: str) -> dict[str, Any]:

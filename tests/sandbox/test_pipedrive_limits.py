@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 import requests
+from support.sandbox import PipedriveApi
 
 from ml_connector.pipedrive_plans import token_costs
 from ml_connector.sandbox.runtime import RunningSandbox
@@ -22,26 +22,11 @@ RATE_HEADERS = (
 )
 
 
-class Api(requests.Session):
-    def __init__(self, base: str, token: str) -> None:
-        super().__init__()
-        self.base = base
-        self.headers["x-api-token"] = token
-
-    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        return self.request(method, f"{self.base}{path}", **kwargs)
-
-    def settings(self, **values: Any) -> dict[str, Any]:
-        response = self.call("POST", "/_sandbox/pipedrive/settings", json=values)
-        response.raise_for_status()
-        return dict(response.json())
-
-    def stats(self) -> dict[str, Any]:
-        return dict(self.call("GET", "/_sandbox/stats").json())
+Api = PipedriveApi
 
 
 def _api(sandbox: RunningSandbox) -> Api:
-    return Api(sandbox.pipedrive_url, sandbox.config.pipedrive.api_token)
+    return PipedriveApi(sandbox)
 
 
 @pytest.fixture()

@@ -10,27 +10,18 @@ from typing import Any
 
 import pytest
 import requests
+from support.sandbox import PipedriveApi
 
 from ml_connector.sandbox.runtime import RunningSandbox
 
-
-class Api(requests.Session):
-    def __init__(self, base: str, token: str) -> None:
-        super().__init__()
-        self.base = base
-        self.headers["x-api-token"] = token
+Api = PipedriveApi
 
 
 @pytest.fixture()
 def api(fresh_sandbox: RunningSandbox) -> Iterator[Api]:
     """A keep-alive session with the API token; limits off (their own tests turn them on)."""
-    session = Api(fresh_sandbox.pipedrive_url, fresh_sandbox.config.pipedrive.api_token)
-    settings = session.post(
-        f"{session.base}/_sandbox/pipedrive/settings", json={"enforce_rate_limits": False}
-    )
-    settings.raise_for_status()
-    yield session
-    session.close()
+    with PipedriveApi(fresh_sandbox, rate_limits=False) as session:
+        yield session
 
 
 def _url(api: Api, path: str) -> str:

@@ -7,28 +7,17 @@ from typing import Any
 
 import pytest
 import requests
+from support.sandbox import PipedriveApi
 
 from ml_connector.sandbox.runtime import RunningSandbox
 
-
-class Api(requests.Session):
-    def __init__(self, base: str, token: str) -> None:
-        super().__init__()
-        self.base = base
-        self.headers["x-api-token"] = token
-
-    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        return self.request(method, f"{self.base}{path}", **kwargs)
+Api = PipedriveApi
 
 
 @pytest.fixture()
 def api(fresh_sandbox: RunningSandbox) -> Iterator[Api]:
-    session = Api(fresh_sandbox.pipedrive_url, fresh_sandbox.config.pipedrive.api_token)
-    session.call(
-        "POST", "/_sandbox/pipedrive/settings", json={"enforce_rate_limits": False}
-    ).raise_for_status()
-    yield session
-    session.close()
+    with PipedriveApi(fresh_sandbox, rate_limits=False) as session:
+        yield session
 
 
 @pytest.fixture()

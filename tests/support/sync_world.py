@@ -17,6 +17,7 @@ from croniter import croniter
 
 from ml_connector.sandbox.runtime import RunningSandbox
 from ml_connector.staging import StagingArea
+from support.sandbox import PipedriveApi, control, stats
 
 
 @dataclass
@@ -28,39 +29,19 @@ class SyncWorld:
     run: Callable[..., Any]
 
     def pipedrive_stats(self) -> dict[str, Any]:
-        return dict(requests.get(f"{self.sandbox.pipedrive_url}/_sandbox/stats", timeout=30).json())
+        return stats(self.sandbox.pipedrive_url)
 
     def workday(self, method: str, path: str, body: Any = None) -> Any:
-        response = requests.request(
-            method, f"{self.sandbox.workday_url}/_sandbox{path}", json=body, timeout=60
-        )
-        response.raise_for_status()
-        return response.json()
+        """A call to the Workday sandbox's control plane, e.g. ``("POST", "/workday/mutate", {...})``."""
+        return control(self.sandbox.workday_url, method, path, body)
 
     def pipedrive(self, method: str, path: str, body: Any = None) -> Any:
-        response = requests.request(
-            method, f"{self.sandbox.pipedrive_url}/_sandbox{path}", json=body, timeout=60
-        )
-        response.raise_for_status()
-        return response.json()
+        return control(self.sandbox.pipedrive_url, method, path, body)
 
     def records(self, kind: str) -> list[dict[str, Any]]:
         """Every live Pipedrive organization or person, straight from the API."""
-        token = self.sandbox.config.pipedrive.api_token
-        out: list[dict[str, Any]] = []
-        cursor = None
-        while True:
-            params: dict[str, Any] = {"limit": 500, **({"cursor": cursor} if cursor else {})}
-            body = requests.get(
-                f"{self.sandbox.pipedrive_url}/api/v2/{kind}",
-                params=params,
-                headers={"x-api-token": token},
-                timeout=30,
-            ).json()
-            out += body["data"] or []
-            cursor = (body.get("additional_data") or {}).get("next_cursor")
-            if not cursor:
-                return out
+        with PipedriveApi(self.sandbox) as api:
+            return api.records(kind)
 
     def field_key(self, kind: str, name: str) -> str:
         token = self.sandbox.config.pipedrive.api_token
