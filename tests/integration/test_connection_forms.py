@@ -77,43 +77,23 @@ def test_every_documented_and_every_accepted_extra_has_a_labelled_field(
     assert known <= fields, known - fields
 
 
-def test_workday_form_with_oauth_connects(
-    fresh_sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("auth_kind", ["oauth2_refresh_token", "isu"])
+def test_workday_form_connects_for_each_auth_kind(
+    fresh_sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch, auth_kind: str
 ) -> None:
     creds = fresh_sandbox.config.workday
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_WORKDAY_FORM",
-        saved(
-            "workday",
-            fresh_sandbox.workday_url,
-            schema=creds.tenant,
-            login=creds.client_id,
-            password=creds.client_secret,
-            extra={"refresh_token": creds.refresh_token},
-        ),
+    login, password, extra = (
+        (creds.client_id, creds.client_secret, {"refresh_token": creds.refresh_token})
+        if auth_kind == "oauth2_refresh_token"
+        else (creds.isu_username, creds.isu_password, {"auth_kind": "isu"})
     )
+    form = saved(
+        "workday", fresh_sandbox.workday_url, schema=creds.tenant, login=login, password=password, extra=extra
+    )
+    monkeypatch.setenv("AIRFLOW_CONN_WORKDAY_FORM", form)
     ok, message = WorkdayHook("workday_form").test_connection()
     assert ok, message
     assert "customers via soap" in message and "suppliers via soap" in message
-
-
-def test_workday_form_with_an_integration_system_user_connects(
-    fresh_sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    creds = fresh_sandbox.config.workday
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_WORKDAY_FORM",
-        saved(
-            "workday",
-            fresh_sandbox.workday_url,
-            schema=creds.tenant,
-            login=creds.isu_username,
-            password=creds.isu_password,
-            extra={"auth_kind": "isu"},
-        ),
-    )
-    ok, message = WorkdayHook("workday_form").test_connection()
-    assert ok, message
 
 
 def test_pipedrive_form_with_an_api_token_connects(
