@@ -3,7 +3,7 @@
 Per kind the loader (1) replays the journals of unfinished loads into the identity map and pushed
 values, (2) repairs the identity map by listing when it may be incomplete (see :mod:`identity`),
 (3) plans every record (:mod:`plan`), (4) sends creates and changed-field PATCHes through the hook's
-paced ``map_concurrently``, journalling each success at once, and (5) persists state, the carried-over
+paced hook calls on the executor's worker pool (``run_concurrently``), journalling each success at once, and (5) persists state, the carried-over
 rows, the plan, the ledger and the summary.
 
 Modes: ``incremental`` and ``full_refresh`` plan alike against the values this DAG last pushed (a
@@ -29,6 +29,7 @@ import pyarrow as pa
 from ml_connector.audit import AuditTrail, LoadSummary
 from ml_connector.canonical import canonical_json
 from ml_connector.errors import ConnectorError, stops_run
+from ml_connector.executor import run_concurrently
 from ml_connector.fields import ResolvedFields
 from ml_connector.http.errors import ApiError, BudgetExhausted
 from ml_connector.identity import Listing, list_identity
@@ -270,7 +271,8 @@ class _Load:
             for op in writes:
                 self._settle(op, tokens=0)
             return
-        for op, result in self.hook.map_concurrently(self._write, writes, max_workers=self.max_workers):
+        self.hook.connect()
+        for op, result in run_concurrently(self._write, writes, max_workers=self.max_workers):
             self._outcome(op, result)
 
     def _repair_identity(self, kind: RecordKind) -> None:

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -21,7 +20,6 @@ import requests
 from airflow.sdk import BaseHook
 
 from ml_connector.credentials.alerts import log_credential_alert
-from ml_connector.errors import stops_run
 from ml_connector.hooks.pipedrive_budget import TokenBudget
 from ml_connector.hooks.pipedrive_config import PipedriveConfig, parse_connection
 from ml_connector.hooks.pipedrive_http import (
@@ -331,36 +329,9 @@ class PipedriveHook(BaseHook):
         path = f"/api/v2/{entity}Fields/{field_code}/options"
         return list(self._call("POST", path, json=[{"label": label} for label in labels])["data"])
 
-    # -- concurrency -----------------------------------------------------------------------------------
-    def map_concurrently(
-        self, fn: Callable[[T], R], items: Iterable[T], max_workers: int = 4
-    ) -> list[tuple[T, R | Exception]]:
-        """Run ``fn`` over ``items`` on ``max_workers`` threads; results in input order.
-
-        A failed item keeps its exception and the others go on. After an edge block, a refused
-        credential or an exhausted budget nothing more is sent: every item not yet started gets that
-        error, so the caller can tell what was deferred.
-        """
-        work = list(items)
-        self._state()  # connect once, before the threads race to do it
-        stop: list[Exception] = []
-        stop_lock = threading.Lock()
-
-        def run(item: T) -> R | Exception:
-            with stop_lock:
-                if stop:
-                    return stop[0]
-            try:
-                return fn(item)
-            except Exception as exc:
-                if stops_run(exc):
-                    with stop_lock:
-                        stop.append(exc)
-                return exc
-
-        with ThreadPoolExecutor(max_workers=max(1, max_workers), thread_name_prefix="pipedrive") as pool:
-            results = list(pool.map(run, work))
-        return list(zip(work, results, strict=True))
+    def connect(self) -> None:
+        """Parse the connection and set up its client now (before several threads call at once)."""
+        self._state()
 
     # -- budget and health -----------------------------------------------------------------------------
     @property

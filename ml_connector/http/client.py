@@ -10,6 +10,11 @@ for that API) and :class:`RequestAuth` (API token, Basic, or a refreshing OAuth 
 5. hands the response to the classifier, which raises for failures;
 6. retries transient failures by :func:`call_with_retry`;
 7. reports a rejected credential to ``on_rejected`` (an alert) before raising it.
+
+Why not the http provider's ``HttpHook`` session: its ``get_conn`` sends every connection extra it does not
+know as an HTTP header, so ``refresh_token``, ``plan`` or ``budget_reserve`` would go out with each request;
+it refreshes no OAuth token after a 401, paces nothing and cannot classify a SOAP fault before parsing.
+What it does well, the retry loop, is the same library here: :func:`call_with_retry` runs on tenacity.
 """
 
 from __future__ import annotations

@@ -151,6 +151,7 @@ def hook_pages_and_transform() -> list[Figure]:
 
 def pacing() -> Figure:
     """303 requests on the growth plan with an API token: paced under the burst limit, never idle."""
+    from ml_connector.executor import run_concurrently
     from ml_connector.hooks.pipedrive import PipedriveHook
     from ml_connector.hooks.pipedrive_http import SAFETY_MARGIN, WINDOW_SLACK_S
     from ml_connector.pipedrive_plans import BURST_LIMITS, WINDOW_S
@@ -162,7 +163,8 @@ def pacing() -> Figure:
         hook = PipedriveHook()
         try:
             started = time.monotonic()
-            hook.map_concurrently(
+            hook.connect()
+            run_concurrently(
                 lambda i: hook.create("organization", {"name": f"Paced {i}"}), range(300), max_workers=4
             )
             _ = [r for page in hook.iter_pages("organization", page_size=100) for r in page]

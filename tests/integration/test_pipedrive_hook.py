@@ -14,6 +14,7 @@ from support.sandbox import arm as sandbox_arm
 from support.sandbox import by_route as sandbox_by_route
 from support.sandbox import control as sandbox_control
 
+from ml_connector.executor import run_concurrently
 from ml_connector.hooks.pipedrive import PipedriveHook
 from ml_connector.http.errors import (
     ApiError,
@@ -120,7 +121,7 @@ def test_map_concurrently_keeps_each_items_outcome(hook: PipedriveHook) -> None:
     payloads: list[dict[str, Any]] = [{"name": f"Batch {i}"} for i in range(10)]
     payloads[4] = {"name": ""}  # fails validation; the others must not care
 
-    outcomes = hook.map_concurrently(lambda p: hook.create("organization", p), payloads, max_workers=4)
+    outcomes = run_concurrently(lambda p: hook.create("organization", p), payloads, max_workers=4)
     assert [item for item, _ in outcomes] == payloads
     failures = [(i, r) for i, (_, r) in enumerate(outcomes) if isinstance(r, Exception)]
     assert [i for i, _ in failures] == [4]
@@ -232,7 +233,7 @@ def test_edge_403_html_stops_at_once(hook: PipedriveHook, fresh_sandbox: Running
 
 def test_edge_block_stops_a_concurrent_batch(hook: PipedriveHook, fresh_sandbox: RunningSandbox) -> None:
     arm(fresh_sandbox, route=f"POST {ORGS}", kind="status", status=403, count=100)
-    outcomes = hook.map_concurrently(
+    outcomes = run_concurrently(
         lambda i: hook.create("organization", {"name": f"B{i}"}), range(40), max_workers=4
     )
     assert all(isinstance(r, EdgeBlocked) for _, r in outcomes)

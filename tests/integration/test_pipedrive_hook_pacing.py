@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from support.sandbox import stats as sandbox_stats
 
+from ml_connector.executor import run_concurrently
 from ml_connector.hooks.pipedrive import PipedriveHook
 from ml_connector.hooks.pipedrive_http import SAFETY_MARGIN, WINDOW_SLACK_S
 from ml_connector.pipedrive_plans import BURST_LIMITS, WINDOW_S
@@ -29,7 +30,7 @@ def growth(make_sandbox: Callable[..., RunningSandbox], monkeypatch: pytest.Monk
 def test_concurrent_creates_and_listing_meet_no_429(growth: RunningSandbox) -> None:
     hook = PipedriveHook()
     started = time.monotonic()
-    outcomes = hook.map_concurrently(
+    outcomes = run_concurrently(
         lambda i: hook.create("organization", {"name": f"Paced {i}"}), range(300), max_workers=4
     )
     listed = [r for page in hook.iter_pages("organization", page_size=100) for r in page]
@@ -51,9 +52,9 @@ def test_searches_stay_under_ten_per_two_seconds(growth: RunningSandbox) -> None
     hooks = [PipedriveHook(), PipedriveHook()]  # two hooks of one connection share the windows
     # A burst of writes first: the search threads then queue behind the general window and are
     # released in bunches, the pattern most likely to slip past the server's window.
-    hooks[0].map_concurrently(lambda i: hooks[0].create("organization", {"name": f"W{i}"}), range(60))
+    run_concurrently(lambda i: hooks[0].create("organization", {"name": f"W{i}"}), range(60))
     hooks[0].create("organization", {"name": "Findable"})
-    outcomes = hooks[0].map_concurrently(
+    outcomes = run_concurrently(
         lambda i: hooks[i % 2].search("organization", "Findable"), range(25), max_workers=4
     )
     assert all(not isinstance(r, Exception) and len(r) == 1 for _, r in outcomes)
