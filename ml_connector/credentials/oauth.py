@@ -89,7 +89,7 @@ class OAuthTokenSource:
         client_id: str,
         client_secret: str,
         refresh_token: str,
-        vault: TokenVault,
+        vault: TokenVault | None = None,
         client_auth: Literal["basic", "form"] = "basic",
         refresh_margin_s: float = 120,
         timeout_s: float = 30,
@@ -108,7 +108,8 @@ class OAuthTokenSource:
         self._client_secret = client_secret
         self._seed_refresh_token = refresh_token
         self._seed_fingerprint = fingerprint(refresh_token)
-        self._vault = vault
+        # the configured vault (state directory and Fernet keys) unless the caller brings one
+        self._vault = vault if vault is not None else TokenVault.from_environment()
         self._on_rejected: CredentialAlert = on_rejected or log_credential_alert
         self._memory: AccessToken | None = None
         auth: RequestAuth = NoAuth()

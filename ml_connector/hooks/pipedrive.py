@@ -173,7 +173,6 @@ class PipedriveHook(BaseHook):
             token = config.api_token.get_secret_value()
             return HeaderAuth("x-api-token", token), credential_fingerprint(token), lambda: config.base_url
         from ml_connector.credentials.oauth import OAuthTokenSource
-        from ml_connector.credentials.vault import TokenVault
 
         assert config.client_id and config.client_secret is not None and config.refresh_token is not None
         refresh_token = config.refresh_token.get_secret_value()
@@ -184,7 +183,7 @@ class PipedriveHook(BaseHook):
             client_id=config.client_id,
             client_secret=config.client_secret.get_secret_value(),
             refresh_token=refresh_token,
-            vault=self._vault if self._vault is not None else TokenVault.from_environment(),
+            vault=self._vault,
             client_auth="basic",
             timeout_s=config.timeout,
             verify=config.verify_tls,

@@ -220,7 +220,6 @@ class WorkdayHook(BaseHook):
         if config.auth_kind == "isu":
             return None
         from ml_connector.credentials.oauth import OAuthTokenSource
-        from ml_connector.credentials.vault import TokenVault
 
         assert config.refresh_token is not None  # the config validator guarantees it
         return OAuthTokenSource(
@@ -230,7 +229,7 @@ class WorkdayHook(BaseHook):
             client_id=config.login,
             client_secret=config.password.get_secret_value(),
             refresh_token=config.refresh_token.get_secret_value(),
-            vault=self._vault if self._vault is not None else TokenVault.from_environment(),
+            vault=self._vault,
             client_auth="basic",
             timeout_s=min(config.timeout, 60.0),
             verify=config.verify_tls,
