@@ -16,14 +16,13 @@ from typing import Any
 
 import pyarrow as pa
 
-from ml_connector.errors import ConnectorError, Remedy
 from ml_connector.http.errors import BudgetExhausted
-from ml_connector.locks import LockTimeout, describe_holder, file_lock
 from ml_connector.mapping import SyncMapping
 from ml_connector.staging import StagingArea
 from ml_connector.stored import RunFiles, StateFiles
 from ml_connector.vocabulary import ENTITIES, MODES, Entity, Mode, RecordKind
 from ml_connector.window import UpdateWindow, next_watermark, resolve_window, run_kind
+from ml_connector.write_lock import pipedrive_write_lock
 
 log = logging.getLogger("ml_connector.sync")
 
@@ -121,51 +120,15 @@ def refresh_tokens(ctx: RunContext) -> None:
 
 
 # -- the Pipedrive write lock --------------------------------------------------------------------------------
-WRITE_LOCK_WAIT = timedelta(hours=1)
-
-
-class PipedriveBusy(ConnectorError, RuntimeError):
-    """Another task kept the Pipedrive write lock for longer than a load waits; Airflow retries later."""
-
-    remedy = Remedy.RETRY
-
-
 @contextmanager
 def pipedrive_writer(ctx: RunContext, task: str) -> Iterator[None]:
-    """Hold the write lock of the run's Pipedrive connection: tasks that may write to one Pipedrive
-    company (field definitions, the load) run one at a time, whoever started them (the scheduler, a
-    backfill, the CLI, either DAG), with or without Airflow pools. The lock is a file under the state
-    directory, which must be shared storage when workers run on several machines. A dry run writes
-    nothing and takes no lock."""
+    """The run's Pipedrive connection's write lock (:mod:`ml_connector.write_lock`); a dry run writes
+    nothing and takes none."""
     if ctx.dry_run:
         yield
         return
-    from ml_connector.credentials.vault import default_state_dir, entry_stem
-
-    path = default_state_dir() / "locks" / f"pipedrive-{entry_stem(ctx.pipedrive_conn_id)}.lock"
-
-    def waiting(holder: dict[str, Any], waited: float) -> None:
-        log.info(
-            "waiting for the Pipedrive write lock of connection %s, held by %s (%.0f s so far)",
-            ctx.pipedrive_conn_id,
-            describe_holder(holder),
-            waited,
-        )
-
-    try:
-        with file_lock(
-            path,
-            what=f"{task} of run {ctx.run_id} of {ctx.dag_id}",
-            timeout=WRITE_LOCK_WAIT.total_seconds(),
-            on_wait=waiting,
-        ):
-            yield
-    except LockTimeout as exc:
-        raise PipedriveBusy(
-            f"the Pipedrive write lock of connection {ctx.pipedrive_conn_id} is still held after "
-            f"{WRITE_LOCK_WAIT} by {describe_holder(exc.holder)}; this task is retried later. If that "
-            "process is gone for good, its lock went with it: clear this task to run it again."
-        ) from None
+    with pipedrive_write_lock(ctx.pipedrive_conn_id, f"{task} of run {ctx.run_id} of {ctx.dag_id}"):
+        yield
 
 
 # -- validate_field_definitions ---------------------------------------------------------------------------

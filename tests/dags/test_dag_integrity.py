@@ -64,7 +64,7 @@ def _in_order(dag):  # type: ignore[no-untyped-def]
         ("ml_connector.mapping.MappingError", "fail"),
         ("ml_connector.dag_factory.MappingNotFound", "fail"),
         ("ml_connector.http.errors.TransientError", "default"),
-        ("ml_connector.sync_tasks.PipedriveBusy", "default"),
+        ("ml_connector.write_lock.PipedriveBusy", "default"),
     ],
 )
 def test_the_retry_policy_fails_at_once_on_what_a_person_must_fix(error: str, action: str) -> None:

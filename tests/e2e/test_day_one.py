@@ -107,10 +107,10 @@ def test_the_writing_tasks_take_the_pipedrive_write_lock_without_any_pool(
     world: SyncWorld, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """Another process (the other DAG's load, a CLI run) holds the lock: nothing is written beside it."""
-    from ml_connector import sync_tasks
+    from ml_connector import write_lock
     from ml_connector.credentials.vault import entry_stem
 
-    monkeypatch.setattr(sync_tasks, "WRITE_LOCK_WAIT", timedelta(seconds=2))
+    monkeypatch.setattr(write_lock, "WRITE_LOCK_WAIT", timedelta(seconds=2))
     lock = tmp_path / "state" / "locks" / f"pipedrive-{entry_stem('pipedrive_default')}.lock"
     holder = LockHolder(lock, "load of run scheduled__x of workday_suppliers_to_pipedrive")
     try:

@@ -34,7 +34,7 @@ EXPECTED: dict[str, tuple[Remedy, bool]] = {
     "ml_connector.http.errors.TransientError": (R, False),
     "ml_connector.locks.LockTimeout": (R, False),
     "ml_connector.mapping.MappingError": (P, False),
-    "ml_connector.sync_tasks.PipedriveBusy": (R, False),
+    "ml_connector.write_lock.PipedriveBusy": (R, False),
 }
 # Raised and caught inside one module, never seen by a caller.
 PRIVATE = {"ml_connector.mapping._RuleViolations"}
