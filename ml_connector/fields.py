@@ -26,14 +26,13 @@ from ml_connector.errors import ConnectorError, Remedy
 from ml_connector.mapping import STANDARD_FIELDS, FieldSpec, SyncMapping
 from ml_connector.staging import StagingArea
 from ml_connector.stored import StateFiles
-from ml_connector.vocabulary import RecordKind
+from ml_connector.vocabulary import RECORD_KINDS, RecordKind
 
 if TYPE_CHECKING:
     from ml_connector.hooks.pipedrive import PipedriveHook
 
 log = logging.getLogger(__name__)
 
-KINDS: tuple[RecordKind, ...] = ("organization", "person")
 FORMAT_VERSION = 1
 
 # Existing Pipedrive field types that can hold what a mapped type produces.
@@ -306,7 +305,7 @@ def validate_field_definitions(
     pins: dict[str, dict[str, str]] = area.read_json(pins_path, default={}) or {}
     observed = observed_options or {}
     plans: dict[RecordKind, list[_Step]] = {}
-    for kind in KINDS:
+    for kind in RECORD_KINDS:
         specs = list(getattr(mapping, kind).fields)
         _check_match_key(kind, specs)
         existing = hook.list_fields(kind)
@@ -314,11 +313,11 @@ def validate_field_definitions(
             _plan_field(kind, spec, existing, pins.get(kind, {}), observed, mapping) for spec in specs
         ]
     resolved: dict[RecordKind, tuple[ResolvedField, ...]] = {}
-    for kind in KINDS:
+    for kind in RECORD_KINDS:
         resolved[kind] = tuple(_apply(hook, kind, step, dry_run) for step in plans[kind])
     if not dry_run:
         new_pins = {k: dict(v) for k, v in pins.items()}
-        for kind in KINDS:
+        for kind in RECORD_KINDS:
             new_pins.setdefault(kind, {}).update({f.name: f.key for f in resolved[kind] if not f.standard})
         if new_pins != pins:
             area.write_json(pins_path, new_pins)

@@ -60,15 +60,13 @@ from ml_connector.plan import (
 )
 from ml_connector.staging import StagingArea
 from ml_connector.stored import RunFiles, RunTable
-from ml_connector.vocabulary import PLURAL, Mode, RecordKind
+from ml_connector.vocabulary import ENTITIES, MODES, PLURAL, RECORD_KINDS, Mode, RecordKind
 
 if TYPE_CHECKING:
     from ml_connector.hooks.pipedrive import PipedriveHook
 
 log = logging.getLogger(__name__)
 
-MODES = ("incremental", "full_refresh", "reconcile")
-KINDS: tuple[RecordKind, ...] = ("organization", "person")
 STEPS: dict[RecordKind, RunTable] = {
     "organization": "transformed_organizations",
     "person": "transformed_persons",
@@ -115,7 +113,7 @@ def run_load(
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-    if entity not in ("customers", "suppliers"):
+    if entity not in ENTITIES:
         raise ValueError(f"entity must be 'customers' or 'suppliers', not {entity!r}")
     return _Load(hook, area, dag_id, run_id, entity, resolved, mode, dry_run, max_workers).run()
 
@@ -165,7 +163,7 @@ class _Load:
     def run(self) -> LoadSummary:
         rows = self._read_rows()
         journals = self._replay_journals()
-        for kind in KINDS:
+        for kind in RECORD_KINDS:
             self._load_kind(kind, rows[kind], resumed=bool(journals))
         if not self.dry_run:
             self._save_state()
@@ -181,7 +179,7 @@ class _Load:
         carried = read_deferred(self.area, self.entity)
         rejected = self._record_rejected()
         rows: dict[RecordKind, list[Row]] = {}
-        for kind in KINDS:
+        for kind in RECORD_KINDS:
             table = self.files.read_table(STEPS[kind])
             match = self.resolved.match_field(kind).name
             merged = merge_carried(rows_from_table(kind, table), carried[kind])
@@ -211,7 +209,7 @@ class _Load:
     def _replay_journals(self) -> list[Any]:
         """Fold the writes of unfinished loads into the state they would have reached."""
         entries, files = self.journal.pending()
-        for kind in KINDS:
+        for kind in RECORD_KINDS:
             self.identity[kind] = read_identity(self.area, kind)
             self.pushed[kind] = read_pushed(self.area, self.entity, kind)
         for entry in entries:
@@ -418,7 +416,7 @@ class _Load:
     # -- the end ---------------------------------------------------------------------------------------------
     def _save_state(self) -> None:
         """Identity and pushed values, then the carried-over rows (the journals are dropped after)."""
-        for kind in KINDS:
+        for kind in RECORD_KINDS:
             write_identity(self.area, kind, self._merged_identity(kind))
             write_pushed(self.area, self.entity, kind, self.pushed[kind])
         write_deferred(self.area, self.entity, (op for op in self.ops if op.action in CARRIED))
