@@ -24,10 +24,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
-import pyarrow as pa
-
 from ml_connector.audit import AuditTrail, LoadSummary
-from ml_connector.canonical import canonical_json
 from ml_connector.errors import ConnectorError, stops_run
 from ml_connector.executor import run_concurrently
 from ml_connector.fields import ResolvedFields
@@ -36,13 +33,12 @@ from ml_connector.identity import Listing, list_identity
 from ml_connector.load_state import (
     Journal,
     JournalEntry,
+    plan_table,
     read_deferred,
     read_identity,
     read_pushed,
     rows_from_table,
-    write_deferred,
-    write_identity,
-    write_pushed,
+    save_after_load,
 )
 from ml_connector.pipedrive_plans import token_costs
 from ml_connector.plan import (
@@ -71,16 +67,6 @@ STEPS: dict[RecordKind, RunTable] = {
     "organization": "transformed_organizations",
     "person": "transformed_persons",
 }
-PLAN_SCHEMA = pa.schema(
-    [
-        ("entity", pa.string()),
-        ("key", pa.string()),
-        ("action", pa.string()),
-        ("pipedrive_id", pa.int64()),
-        ("changes", pa.string()),
-        ("reason", pa.string()),
-    ]
-)
 # Outcomes that keep a row for the next run.
 CARRIED = frozenset({"deferred", "failed", "conflict"})
 MAX_WORKERS = 4
@@ -415,37 +401,20 @@ class _Load:
 
     # -- the end ---------------------------------------------------------------------------------------------
     def _save_state(self) -> None:
-        """Identity and pushed values, then the carried-over rows (the journals are dropped after)."""
-        for kind in RECORD_KINDS:
-            write_identity(self.area, kind, self._merged_identity(kind))
-            write_pushed(self.area, self.entity, kind, self.pushed[kind])
-        write_deferred(self.area, self.entity, (op for op in self.ops if op.action in CARRIED))
-
-    def _merged_identity(self, kind: RecordKind) -> dict[str, int]:
-        """This load's map over the file as it is now: the other DAG may have added keys meanwhile."""
-        if self.listed[kind] is not None:
-            return self.identity[kind]
-        merged = {**read_identity(self.area, kind), **self.identity[kind]}
-        return {key: pid for key, pid in merged.items() if key not in self.forgotten[kind]}
+        save_after_load(
+            self.area,
+            self.entity,
+            identity=self.identity,
+            pushed=self.pushed,
+            listed={kind: self.listed[kind] is not None for kind in RECORD_KINDS},
+            forgotten=self.forgotten,
+            carried=(op for op in self.ops if op.action in CARRIED),
+        )
 
     def _finish(self) -> None:
         self.summary.requests = self._requests
         self.summary.tokens_spent = self.hook.tokens_spent - self._tokens_before
-        plan = pa.Table.from_pylist(
-            [
-                {
-                    "entity": op.kind,
-                    "key": op.key,
-                    "action": op.action,
-                    "pipedrive_id": op.pipedrive_id,
-                    "changes": canonical_json([c.to_json() for c in op.changes]),
-                    "reason": op.reason,
-                }
-                for op in self.ops
-            ],
-            schema=PLAN_SCHEMA,
-        )
-        self.files.write_table("plan", plan)
+        self.files.write_table("plan", plan_table(self.ops))
         self.audit.flush()
         self.files.write_document("summary", self.summary.to_json())
         log.info("load %s %s: %s", self.entity, self.run_id, self.summary)

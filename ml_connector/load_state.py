@@ -26,8 +26,18 @@ from ml_connector.canonical import canonical_json
 from ml_connector.plan import Known, PlannedOp, Row
 from ml_connector.staging import StagingArea
 from ml_connector.stored import StateFiles
-from ml_connector.vocabulary import RecordKind
+from ml_connector.vocabulary import RECORD_KINDS, RecordKind
 
+PLAN_SCHEMA = pa.schema(
+    [
+        ("entity", pa.string()),
+        ("key", pa.string()),
+        ("action", pa.string()),
+        ("pipedrive_id", pa.int64()),
+        ("changes", pa.string()),
+        ("reason", pa.string()),
+    ]
+)
 IDENTITY_SCHEMA = pa.schema([("key", pa.string()), ("pipedrive_id", pa.int64())])
 PUSHED_SCHEMA = pa.schema([("key", pa.string()), ("content_hash", pa.string()), ("values", pa.string())])
 DEFERRED_SCHEMA = pa.schema(
@@ -142,6 +152,59 @@ def write_deferred(area: StagingArea, entity: str, ops: Iterable[PlannedOp]) -> 
 
 
 # -- the journal ----------------------------------------------------------------------------------------------
+# -- after a load ----------------------------------------------------------------------------------------------
+def merged_identity(
+    on_disk: Mapping[str, int], ours: Mapping[str, int], *, listed: bool, forgotten: Iterable[str] = ()
+) -> dict[str, int]:
+    """The identity map to save after a load. A load that listed Pipedrive knows the whole truth; one
+    that did not lays its keys over the file as it is now (the other DAG may have added keys since it
+    was read), without the keys whose records turned out deleted."""
+    if listed:
+        return dict(ours)
+    gone = set(forgotten)
+    return {key: pid for key, pid in {**on_disk, **ours}.items() if key not in gone}
+
+
+def save_after_load(
+    area: StagingArea,
+    entity: str,
+    *,
+    identity: Mapping[RecordKind, Mapping[str, int]],
+    pushed: Mapping[RecordKind, Mapping[str, Known]],
+    listed: Mapping[RecordKind, bool],
+    forgotten: Mapping[RecordKind, Iterable[str]],
+    carried: Iterable[PlannedOp],
+) -> None:
+    """Identity and pushed values, then the carried-over rows (the journals are dropped after this)."""
+    for kind in RECORD_KINDS:
+        on_disk = read_identity(area, kind) if not listed[kind] else {}
+        write_identity(
+            area,
+            kind,
+            merged_identity(on_disk, identity[kind], listed=listed[kind], forgotten=forgotten[kind]),
+        )
+        write_pushed(area, entity, kind, pushed[kind])
+    write_deferred(area, entity, carried)
+
+
+def plan_table(ops: Iterable[PlannedOp]) -> pa.Table:
+    """The run's ``plan.parquet``: one row per record decision, with field-level before -> after."""
+    return pa.Table.from_pylist(
+        [
+            {
+                "entity": op.kind,
+                "key": op.key,
+                "action": op.action,
+                "pipedrive_id": op.pipedrive_id,
+                "changes": canonical_json([c.to_json() for c in op.changes]),
+                "reason": op.reason,
+            }
+            for op in ops
+        ],
+        schema=PLAN_SCHEMA,
+    )
+
+
 @dataclass(frozen=True)
 class JournalEntry:
     run_id: str
