@@ -16,6 +16,7 @@ from airflow.sdk.definitions.retry_policy import RetryDecision, RetryPolicy
 from ml_connector import sync_tasks
 from ml_connector.errors import Remedy, remedy_of
 from ml_connector.mapping import MappingError, SyncMapping, load_mapping
+from ml_connector.run_context import RunContext
 from ml_connector.vocabulary import ENTITIES, MODES
 
 START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
@@ -184,8 +185,8 @@ def build_sync_dag(mapping_file: str | Path, *, task_retries: int = 3) -> DAG:
         "retry_policy": RETRY_POLICY,
     }
 
-    def ctx() -> sync_tasks.RunContext:
-        return sync_tasks.RunContext.from_airflow(mapping, get_current_context())
+    def ctx() -> RunContext:
+        return RunContext.from_airflow(mapping, get_current_context())
 
     # Pools are opt-in (None: Airflow's default pool): a task naming a missing pool is never scheduled.
     with DAG(

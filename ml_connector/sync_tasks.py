@@ -10,97 +10,17 @@ import json
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pyarrow as pa
 
 from ml_connector.http.errors import BudgetExhausted
-from ml_connector.mapping import SyncMapping
-from ml_connector.staging import StagingArea
-from ml_connector.stored import RunFiles, StateFiles
-from ml_connector.vocabulary import ENTITIES, MODES, Entity, Mode, RecordKind
-from ml_connector.window import UpdateWindow, next_watermark, resolve_window, run_kind
+from ml_connector.run_context import RunContext
+from ml_connector.vocabulary import ENTITIES, RecordKind
 from ml_connector.write_lock import pipedrive_write_lock
 
 log = logging.getLogger("ml_connector.sync")
-
-
-@dataclass(frozen=True)
-class RunContext:
-    """One DAG run as the tasks see it: identity, params, data interval, mapping and staging."""
-
-    dag_id: str
-    run_id: str
-    mapping: SyncMapping
-    area: StagingArea
-    mode: Mode
-    dry_run: bool
-    updated_from: str | None
-    updated_to: str | None
-    interval_start: datetime | None
-    interval_end: datetime | None
-    run_after: datetime
-    run_type: str = "manual"
-    workday_conn_id: str = "workday_default"
-    pipedrive_conn_id: str = "pipedrive_default"
-
-    @property
-    def entity(self) -> Entity:
-        return self.mapping.entity
-
-    @classmethod
-    def from_airflow(
-        cls, mapping: SyncMapping, context: Mapping[str, Any], area: StagingArea | None = None
-    ) -> RunContext:
-        """Build from a task's context; a manual run may have no logical date, so nothing here requires one."""
-        params = dict(context.get("params") or {})
-        mode = str(params.get("mode") or "incremental")
-        if mode not in MODES:
-            raise ValueError(f"param mode must be one of {', '.join(MODES)}, got {mode!r}")
-        dag_run = context["dag_run"]
-        return cls(
-            dag_id=context["dag"].dag_id,
-            run_id=dag_run.run_id,
-            mapping=mapping,
-            area=area or StagingArea(),
-            mode=mode,  # checked against MODES above
-            dry_run=bool(params.get("dry_run", False)),
-            updated_from=params.get("updated_from") or None,
-            updated_to=params.get("updated_to") or None,
-            interval_start=context.get("data_interval_start"),
-            interval_end=context.get("data_interval_end"),
-            run_after=dag_run.run_after or datetime.now(UTC),
-            run_type=str(getattr(dag_run.run_type, "value", dag_run.run_type) or "manual"),
-        )
-
-    @property
-    def files(self) -> RunFiles:
-        """This run's hand-off files."""
-        return RunFiles(self.area, self.dag_id, self.run_id)
-
-    @property
-    def state(self) -> StateFiles:
-        return StateFiles(self.area)
-
-    def watermark(self) -> datetime | None:
-        """End of the window the last successful run covered without a gap before it."""
-        return self.state.read_watermark(self.entity)
-
-    def window(self) -> UpdateWindow:
-        """This run's window under the rules in :mod:`ml_connector.window`."""
-        return resolve_window(
-            mode=self.mode,
-            overlap=timedelta(minutes=self.mapping.overlap_minutes),
-            now=self.run_after,
-            kind=run_kind(self.run_type),
-            interval_start=self.interval_start,
-            interval_end=self.interval_end,
-            updated_from=self.updated_from,
-            updated_to=self.updated_to,
-            watermark=self.watermark(),
-        )
 
 
 # -- refresh_tokens ----------------------------------------------------------------------------------------
@@ -247,22 +167,6 @@ def defer_whole_run(ctx: RunContext, tables: Mapping[RecordKind, pa.Table], exc:
     log.warning("%s", exc)
 
 
-def advance_watermark(ctx: RunContext, window: Mapping[str, Any]) -> None:
-    """Move the watermark to this run's window end when the window leaves no gap after the old one."""
-    old = ctx.watermark()
-    covered = UpdateWindow.from_json(dict(window))
-    moved = next_watermark(old, covered)
-    if moved is None:
-        if covered.start is not None and (old is None or covered.start > old):
-            log.warning(
-                "watermark stays at %s: this run's window starts at %s, so it leaves a gap before it",
-                old.isoformat() if old else "none (no initial full load yet)",
-                covered.start.isoformat(),
-            )
-        return
-    ctx.state.write_watermark(ctx.entity, moved, ctx.run_id)
-
-
 # -- report ----------------------------------------------------------------------------------------------------
 def report(ctx: RunContext) -> dict[str, Any]:
     """Log the run's figures, advance the watermark, and clean staging past its retention."""
@@ -273,7 +177,7 @@ def report(ctx: RunContext) -> dict[str, Any]:
     figures = {"dag_id": ctx.dag_id, "run_id": ctx.run_id, "window": meta.get("window"), **summary}
     log.info("run summary %s", json.dumps(figures, sort_keys=True, default=str))
     if not ctx.dry_run and not summary.get("deferred_run") and meta.get("window"):
-        advance_watermark(ctx, meta["window"])
+        ctx.advance_watermark(meta["window"])
     removed = ctx.area.cleanup(timedelta(days=ctx.mapping.retention_days))
     if removed:
         log.info("removed %d staged runs older than %d days", len(removed), ctx.mapping.retention_days)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from ml_connector.mapping import load_mapping
+from ml_connector.run_context import RunContext
 from ml_connector.staging import StagingArea
-from ml_connector.sync_tasks import RunContext, advance_watermark
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
@@ -81,5 +81,5 @@ def test_the_watermark_moves_only_over_contiguous_coverage(
     if old:
         set_watermark(ctx, old)
     assert ctx.watermark() == old
-    advance_watermark(ctx, {"start": start.isoformat() if start else None, "end": end.isoformat()})
+    ctx.advance_watermark({"start": start.isoformat() if start else None, "end": end.isoformat()})
     assert ctx.watermark() == expected
