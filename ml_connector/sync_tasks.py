@@ -18,7 +18,6 @@ import pyarrow as pa
 from ml_connector.http.errors import BudgetExhausted
 from ml_connector.run_context import RunContext
 from ml_connector.vocabulary import ENTITIES, RecordKind
-from ml_connector.write_lock import pipedrive_write_lock
 
 log = logging.getLogger("ml_connector.sync")
 
@@ -47,6 +46,8 @@ def pipedrive_writer(ctx: RunContext, task: str) -> Iterator[None]:
     if ctx.dry_run:
         yield
         return
+    from ml_connector.write_lock import pipedrive_write_lock  # not at DAG parse time: it loads the vault
+
     with pipedrive_write_lock(ctx.pipedrive_conn_id, f"{task} of run {ctx.run_id} of {ctx.dag_id}"):
         yield
 
