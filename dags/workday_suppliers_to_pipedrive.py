@@ -4,6 +4,6 @@ Everything the DAG does is configured in ``suppliers.yaml``, found in ``$ML_CONN
 ``include/mappings/`` beside this DAG folder, else among the package's defaults; see the DAG's docs in the UI.
 """
 
-from ml_connector.dag_factory import build_sync_dag, mapping_path
+from ml_connector.dag.factory import build_sync_dag, mapping_path
 
 dag = build_sync_dag(mapping_path("suppliers", __file__))

@@ -18,8 +18,8 @@ from typing import Any
 import pyarrow as pa
 from pydantic import BaseModel
 
-from ml_connector.staging import StagingArea
-from ml_connector.stored import StateFiles
+from ml_connector.staging.area import StagingArea
+from ml_connector.staging.files import StateFiles
 from ml_connector.vocabulary import RecordKind
 
 log = logging.getLogger(__name__)

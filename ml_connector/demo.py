@@ -29,8 +29,8 @@ from cryptography.fernet import Fernet
 
 from ml_connector.sandbox.config import SandboxConfig
 from ml_connector.sandbox.runtime import RunningSandbox, run_sandbox
-from ml_connector.staging import StagingArea
-from ml_connector.stored import staged_runs
+from ml_connector.staging.area import StagingArea
+from ml_connector.staging.files import staged_runs
 
 DAG_IDS = {"customers": "workday_customers_to_pipedrive", "suppliers": "workday_suppliers_to_pipedrive"}
 CHANGES = {
@@ -46,7 +46,7 @@ CHANGES = {
 # Airflow's safe mode only parses files that mention both "airflow" and "dag": the docstring does.
 DAG_FILE = """\"\"\"Airflow DAG: Workday {entity} into Pipedrive (written by ml-connector demo).\"\"\"
 
-from ml_connector.dag_factory import build_sync_dag, mapping_path
+from ml_connector.dag.factory import build_sync_dag, mapping_path
 
 dag = build_sync_dag(mapping_path("{entity}", __file__))
 """

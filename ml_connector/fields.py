@@ -24,8 +24,8 @@ import pyarrow as pa
 
 from ml_connector.errors import ConnectorError, Remedy
 from ml_connector.mapping import STANDARD_FIELDS, FieldSpec, SyncMapping
-from ml_connector.staging import StagingArea
-from ml_connector.stored import StateFiles
+from ml_connector.staging.area import StagingArea
+from ml_connector.staging.files import StateFiles
 from ml_connector.vocabulary import RECORD_KINDS, RecordKind
 
 if TYPE_CHECKING:
@@ -169,7 +169,7 @@ class ResolvedFields:
         return out
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready object (the run's ``fields.json``, see :mod:`ml_connector.stored`)."""
+        """A JSON-ready object (the run's ``fields.json``, see :mod:`ml_connector.staging.files`)."""
         return {
             "version": FORMAT_VERSION,
             "entity": self.entity,

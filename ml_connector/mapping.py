@@ -9,7 +9,7 @@ instead of learning about mistakes one scheduler parse at a time.
 
 Sources are dotted names on the transform's *view* of a record (:data:`ORGANIZATION_SOURCES`,
 :data:`PERSON_SOURCES`, plus ``worktags.<TYPE>`` for organizations); the view is built by
-``ml_connector.transform_views``.
+``ml_connector.transform.views``.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ the new access token is used, by whichever task refreshed it, and must never be 
 the metadata DB or XCom. Files under the state directory, encrypted and written atomically (temp
 file, fsync, rename), meet that without a server round trip.
 
-The lock (:func:`ml_connector.locks.file_lock`) keeps refreshes of one connection single-flight on
+The lock (:func:`ml_connector.staging.locks.file_lock`) keeps refreshes of one connection single-flight on
 one machine. Workers on several machines share the guarantee only if the
 state directory is on storage they all mount (a shared volume with working ``flock``, e.g. NFSv4);
 otherwise each machine keeps its own state and a rotating refresh token will be used by only one.
@@ -24,10 +24,10 @@ from typing import Any
 
 from cryptography.fernet import InvalidToken, MultiFernet
 
-from ml_connector.atomic import atomic_write
 from ml_connector.credentials.keys import KEY_SETTINGS, load_fernet
 from ml_connector.errors import ConnectorError, Remedy
-from ml_connector.locks import file_lock
+from ml_connector.staging.atomic import atomic_write
+from ml_connector.staging.locks import file_lock
 
 STATE_DIR_ENV = "ML_CONNECTOR_STATE_DIR"
 _SUFFIX = ".fernet"

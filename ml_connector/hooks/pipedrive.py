@@ -11,15 +11,14 @@ windows are shared by all hooks of the same connection and credential in the pro
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 import requests
-from airflow.sdk import BaseHook
 
 from ml_connector.credentials.alerts import log_credential_alert
+from ml_connector.hooks.base import HookOptions, SessionHook, oauth_valid_until
 from ml_connector.hooks.pipedrive_budget import TokenBudget
 from ml_connector.hooks.pipedrive_config import PipedriveConfig, parse_connection
 from ml_connector.hooks.pipedrive_http import (
@@ -34,21 +33,14 @@ from ml_connector.hooks.pipedrive_http import (
 )
 from ml_connector.http.client import HeaderAuth, HttpClient, RequestAuth
 from ml_connector.http.errors import ApiError
-from ml_connector.http.retry import RetryPolicy
-from ml_connector.pipedrive_plans import daily_token_budget
+from ml_connector.pipedrive_limits import MAX_CUSTOM_FIELD_KEYS, MAX_PAGE_SIZE, daily_token_budget
 from ml_connector.vocabulary import PLURAL, RecordKind
-
-if TYPE_CHECKING:
-    from ml_connector.credentials.vault import TokenVault
 
 log = logging.getLogger(__name__)
 
 PipedriveRecord = dict[str, Any]
 T = TypeVar("T")
 R = TypeVar("R")
-
-MAX_PAGE_SIZE = 500
-MAX_CUSTOM_FIELD_KEYS = 15
 
 
 def _plural(kind: str) -> str:
@@ -82,8 +74,11 @@ class _Session:
         self.budget = budget
         self.client = client
 
+    def close(self) -> None:
+        self.client.session.close()
 
-class PipedriveHook(BaseHook):
+
+class PipedriveHook(SessionHook[_Session]):
     """Pipedrive CRM through API v2 (v1 only for ``users/me``), paced under the plan's limits.
 
     :param pipedrive_conn_id: Airflow connection of type ``pipedrive``.
@@ -96,20 +91,9 @@ class PipedriveHook(BaseHook):
     conn_type = "pipedrive"
     hook_name = "Pipedrive"
 
-    def __init__(
-        self,
-        pipedrive_conn_id: str = default_conn_name,
-        *,
-        retry_policy: RetryPolicy | None = None,
-        vault: TokenVault | None = None,
-        logger_name: str | None = None,
-    ) -> None:
-        super().__init__(logger_name=logger_name)
+    def __init__(self, pipedrive_conn_id: str = default_conn_name, **options: Unpack[HookOptions]) -> None:
+        super().__init__(**options)
         self.pipedrive_conn_id = pipedrive_conn_id
-        self._retry_policy = retry_policy
-        self._vault = vault
-        self._session: _Session | None = None
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(pipedrive_conn_id={self.pipedrive_conn_id!r})"
@@ -123,17 +107,7 @@ class PipedriveHook(BaseHook):
         """The paced, retrying HTTP client of this connection."""
         return self._state().client
 
-    def close(self) -> None:
-        if self._session is not None:
-            self._session.client.session.close()
-
-    def _state(self) -> _Session:
-        with self._lock:
-            if self._session is None:
-                self._session = self._connect()
-            return self._session
-
-    def _connect(self) -> _Session:
+    def _open_session(self) -> _Session:
         config = parse_connection(self.get_connection(self.pipedrive_conn_id))
         auth, fingerprint, base_url = self._auth(config)
         limiters = shared_limiters(config.auth_kind, config.plan, fingerprint)
@@ -172,22 +146,17 @@ class PipedriveHook(BaseHook):
             assert config.api_token is not None  # the config validator guarantees it
             token = config.api_token.get_secret_value()
             return HeaderAuth("x-api-token", token), credential_fingerprint(token), lambda: config.base_url
-        from ml_connector.credentials.oauth import OAuthTokenSource
-
         assert config.client_id and config.client_secret is not None and config.refresh_token is not None
         refresh_token = config.refresh_token.get_secret_value()
-        source = OAuthTokenSource(
+        source = self._oauth_source(
             conn_id=config.conn_id,
             system=SYSTEM,
             token_url=config.oauth_url,
             client_id=config.client_id,
             client_secret=config.client_secret.get_secret_value(),
             refresh_token=refresh_token,
-            vault=self._vault,
-            client_auth="basic",
             timeout_s=config.timeout,
             verify=config.verify_tls,
-            policy=self._retry_policy,
         )
 
         def api_domain() -> str:
@@ -352,12 +321,9 @@ class PipedriveHook(BaseHook):
     def refresh_credentials(self) -> str:
         """Fail fast before a run: an OAuth access token is made valid now (refreshed when near expiry);
         an API token is checked with ``GET /v1/users/me``. Raises the hook's errors."""
-        from ml_connector.credentials.oauth import OAuthTokenSource
-
-        auth = self._state().client.auth
-        if isinstance(auth, OAuthTokenSource):
-            expires = datetime.fromtimestamp(auth.token().expires_at, UTC)
-            return f"Pipedrive OAuth access token valid until {expires.isoformat(timespec='seconds')}"
+        valid = oauth_valid_until("Pipedrive", self._state().client.auth)
+        if valid is not None:
+            return valid
         self._call("GET", "/v1/users/me")
         return "Pipedrive API token accepted"
 

@@ -20,7 +20,7 @@ from ml_connector.hooks.connection import (
     connection_extras,
     describe_invalid,
 )
-from ml_connector.pipedrive_plans import Plan
+from ml_connector.pipedrive_limits import Plan
 from ml_connector.provider import DEFAULT_TOKEN_URL
 
 log = logging.getLogger(__name__)

@@ -29,7 +29,7 @@ from ml_connector.http.errors import (
     TransientError,
 )
 from ml_connector.http.pacing import RollingWindowLimiter
-from ml_connector.pipedrive_plans import BURST_LIMITS, SEARCH_BURST_LIMIT, WINDOW_S, token_costs
+from ml_connector.pipedrive_limits import BURST_LIMITS, SEARCH_BURST_LIMIT, WINDOW_S, token_costs
 
 SYSTEM = "pipedrive"
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})

@@ -16,13 +16,12 @@ from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
-
-from airflow.sdk import BaseHook
+from typing import Any, TypeVar, Unpack
 
 from ml_connector.credentials.alerts import log_credential_alert
 from ml_connector.hooks import workday_records as records
 from ml_connector.hooks import workday_xml as wx
+from ml_connector.hooks.base import HookOptions, SessionHook, oauth_valid_until
 from ml_connector.hooks.workday_config import (
     REST_PAGE_MAX,
     EntitySource,
@@ -45,9 +44,6 @@ from ml_connector.http.client import HeaderAuth, HttpClient, RequestAuth
 from ml_connector.http.errors import ApiError
 from ml_connector.http.retry import RetryPolicy
 from ml_connector.models.workday import WorkdayContact, WorkdayCustomer, WorkdaySupplier
-
-if TYPE_CHECKING:
-    from ml_connector.credentials.vault import TokenVault
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +140,7 @@ class _Session:
             client.session.close()
 
 
-class WorkdayHook(BaseHook):
+class WorkdayHook(SessionHook[_Session]):
     """Workday Financial Management customers, suppliers and contacts, read page by page.
 
     :param workday_conn_id: Airflow connection of type ``workday``.
@@ -162,21 +158,15 @@ class WorkdayHook(BaseHook):
         self,
         workday_conn_id: str = default_conn_name,
         *,
-        retry_policy: RetryPolicy | None = None,
-        vault: TokenVault | None = None,
         raas_columns: RaasColumns = DEFAULT_COLUMNS,
-        logger_name: str | None = None,
+        **options: Unpack[HookOptions],
     ) -> None:
-        super().__init__(logger_name=logger_name)
+        super().__init__(**options)
         self.workday_conn_id = workday_conn_id
         self.raas_columns = raas_columns
-        self._retry_policy = retry_policy
-        self._vault = vault
         self._config: WorkdayConfig | None = None
-        self._session: _Session | None = None
         # (organization | person, record key, reason) of records that could not be read
         self.skipped_records: list[tuple[str, str, str]] = []
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(workday_conn_id={self.workday_conn_id!r})"
@@ -185,7 +175,7 @@ class WorkdayHook(BaseHook):
     @property
     def config(self) -> WorkdayConfig:
         """The validated connection, read once; building clients and credentials waits for the first call."""
-        with self._lock:
+        with self._lock:  # re-entrant: opening the session reads the config while holding it
             if self._config is None:
                 self._config = parse_connection(self.get_connection(self.workday_conn_id))
             return self._config
@@ -194,46 +184,35 @@ class WorkdayHook(BaseHook):
         """The validated connection settings (the hook's clients are internal)."""
         return self.config
 
-    def close(self) -> None:
-        if self._session is not None:
-            self._session.close()
-
-    def _state(self) -> _Session:
+    def _open_session(self) -> _Session:
         config = self.config
-        with self._lock:
-            if self._session is None:
-                self._session = _Session(config, self._auth(config), self._retry_policy)
-                log.info(
-                    "Workday connection '%s': %s tenant %s, %s, API %s, customers from %s, suppliers from %s",
-                    config.conn_id,
-                    config.base_url,
-                    config.tenant,
-                    config.auth_kind,
-                    config.api_version,
-                    config.customers_source,
-                    config.suppliers_source,
-                )
-            return self._session
+        session = _Session(config, self._auth(config), self._retry_policy)
+        log.info(
+            "Workday connection '%s': %s tenant %s, %s, API %s, customers from %s, suppliers from %s",
+            config.conn_id,
+            config.base_url,
+            config.tenant,
+            config.auth_kind,
+            config.api_version,
+            config.customers_source,
+            config.suppliers_source,
+        )
+        return session
 
     def _auth(self, config: WorkdayConfig) -> RequestAuth | None:
         """OAuth bearer for every call, or None for an ISU (WS-Security in the envelope, Basic for RaaS)."""
         if config.auth_kind == "isu":
             return None
-        from ml_connector.credentials.oauth import OAuthTokenSource
-
         assert config.refresh_token is not None  # the config validator guarantees it
-        return OAuthTokenSource(
+        return self._oauth_source(
             conn_id=config.conn_id,
             system=SYSTEM,
             token_url=config.token_url,
             client_id=config.login,
             client_secret=config.password.get_secret_value(),
             refresh_token=config.refresh_token.get_secret_value(),
-            vault=self._vault,
-            client_auth="basic",
             timeout_s=min(config.timeout, 60.0),
             verify=config.verify_tls,
-            policy=self._retry_policy,
         )
 
     @contextmanager
@@ -452,12 +431,9 @@ class WorkdayHook(BaseHook):
     def refresh_credentials(self) -> str:
         """Fail fast before a run: an OAuth access token is made valid now (refreshed when near expiry);
         an ISU is checked with the smallest SOAP read. Raises the hook's errors, never returns a secret."""
-        from ml_connector.credentials.oauth import OAuthTokenSource
-
-        auth = self._state().soap.auth
-        if isinstance(auth, OAuthTokenSource):
-            expires = datetime.fromtimestamp(auth.token().expires_at, UTC)
-            return f"Workday OAuth access token valid until {expires.isoformat(timespec='seconds')}"
+        valid = oauth_valid_until("Workday", self._state().soap.auth)
+        if valid is not None:
+            return valid
         next(self.iter_soap_pages(REVENUE, "Get_Customers", "Customer", count=1))
         return "Workday Integration System User accepted"
 

@@ -94,7 +94,7 @@ def hook_pages_and_transform() -> list[Figure]:
     of 10,000 customers with their contacts, both on the real code paths."""
     import pyarrow as pa
 
-    from ml_connector.dag_factory import mapping_path
+    from ml_connector.dag.factory import mapping_path
     from ml_connector.hooks.workday import WorkdayHook
     from ml_connector.mapping import load_mapping
     from ml_connector.transform import transform
@@ -151,10 +151,10 @@ def hook_pages_and_transform() -> list[Figure]:
 
 def pacing() -> Figure:
     """303 requests on the growth plan with an API token: paced under the burst limit, never idle."""
-    from ml_connector.executor import run_concurrently
     from ml_connector.hooks.pipedrive import PipedriveHook
     from ml_connector.hooks.pipedrive_http import SAFETY_MARGIN, WINDOW_SLACK_S
-    from ml_connector.pipedrive_plans import BURST_LIMITS, WINDOW_S
+    from ml_connector.load.execute import run_concurrently
+    from ml_connector.pipedrive_limits import BURST_LIMITS, WINDOW_S
 
     with (
         run_sandbox(SandboxConfig(customers=0, suppliers=0, pipedrive_plan="growth")) as sandbox,

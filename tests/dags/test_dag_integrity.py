@@ -62,15 +62,15 @@ def _in_order(dag):  # type: ignore[no-untyped-def]
         ("ml_connector.http.errors.EdgeBlocked", "fail"),
         ("ml_connector.fields.FieldDefinitionError", "fail"),
         ("ml_connector.mapping.MappingError", "fail"),
-        ("ml_connector.dag_factory.MappingNotFound", "fail"),
+        ("ml_connector.dag.factory.MappingNotFound", "fail"),
         ("ml_connector.http.errors.TransientError", "default"),
-        ("ml_connector.write_lock.PipedriveBusy", "default"),
+        ("ml_connector.load.write_lock.PipedriveBusy", "default"),
     ],
 )
 def test_the_retry_policy_fails_at_once_on_what_a_person_must_fix(error: str, action: str) -> None:
     from airflow.sdk.module_loading import import_string
 
-    from ml_connector.dag_factory import RETRY_POLICY
+    from ml_connector.dag.factory import RETRY_POLICY
 
     cls = import_string(error)
     decision = RETRY_POLICY.evaluate(cls.__new__(cls), try_number=1, max_tries=4)

@@ -13,7 +13,7 @@ from cryptography.fernet import Fernet
 from support.sync_world import SyncWorld, as_run_type
 
 from ml_connector.sandbox.runtime import RunningSandbox
-from ml_connector.staging import StagingArea
+from ml_connector.staging.area import StagingArea
 
 ROOT = Path(__file__).resolve().parents[2]
 MAPPINGS = ROOT / "include" / "mappings"
@@ -35,7 +35,7 @@ def world(
     monkeypatch.setenv("ML_CONNECTOR_STAGING_ROOT", f"file://{tmp_path / 'staging'}")
     area = StagingArea(f"file://{tmp_path / 'staging'}")
 
-    from ml_connector.dag_factory import build_sync_dag
+    from ml_connector.dag.factory import build_sync_dag
 
     def run(
         entity: str, *, logical_date: datetime | None = None, run_type: str = "manual", **conf: Any

@@ -92,7 +92,7 @@ def test_a_manual_run_with_a_logical_date_writes_exactly_the_changes_since_the_l
 def test_a_missing_or_invalid_fernet_key_fails_at_once_without_retries(
     world: SyncWorld, monkeypatch: pytest.MonkeyPatch, keys: str
 ) -> None:
-    from ml_connector.dag_factory import build_sync_dag, mapping_path
+    from ml_connector.dag.factory import build_sync_dag, mapping_path
 
     monkeypatch.setenv("ML_CONNECTOR_FERNET_KEYS", keys)
     dag = build_sync_dag(mapping_path("customers"), task_retries=3)  # as deployed: retries on
@@ -107,8 +107,8 @@ def test_the_writing_tasks_take_the_pipedrive_write_lock_without_any_pool(
     world: SyncWorld, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """Another process (the other DAG's load, a CLI run) holds the lock: nothing is written beside it."""
-    from ml_connector import write_lock
     from ml_connector.credentials.vault import entry_stem
+    from ml_connector.load import write_lock
 
     monkeypatch.setattr(write_lock, "WRITE_LOCK_WAIT", timedelta(seconds=2))
     lock = tmp_path / "state" / "locks" / f"pipedrive-{entry_stem('pipedrive_default')}.lock"

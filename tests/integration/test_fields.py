@@ -14,7 +14,7 @@ from ml_connector.fields import FieldDefinitionError, ResolvedFields, validate_f
 from ml_connector.hooks.pipedrive import PipedriveHook
 from ml_connector.mapping import SyncMapping, load_mapping, parse_mapping
 from ml_connector.sandbox.runtime import RunningSandbox
-from ml_connector.staging import StagingArea
+from ml_connector.staging.area import StagingArea
 
 ROOT = Path(__file__).resolve().parents[2]
 FIELDS = "/api/v2/organizationFields"

@@ -19,11 +19,11 @@ from ml_connector.audit import LoadSummary
 from ml_connector.fields import ResolvedFields, validate_field_definitions
 from ml_connector.hooks.pipedrive import PipedriveHook
 from ml_connector.http.retry import RetryPolicy
-from ml_connector.load import run_load
+from ml_connector.load.run import run_load
 from ml_connector.mapping import load_mapping
 from ml_connector.sandbox.runtime import RunningSandbox
-from ml_connector.staging import StagingArea
-from ml_connector.stored import RunFiles, StateFiles
+from ml_connector.staging.area import StagingArea
+from ml_connector.staging.files import RunFiles, StateFiles
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.05, rng=random.Random(0))

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 import requests
 
+from ml_connector.dag.context import RunContext
+from ml_connector.dag.tasks import extract, load, transform, validate_fields
 from ml_connector.mapping import load_mapping
-from ml_connector.run_context import RunContext
 from ml_connector.sandbox.runtime import RunningSandbox
-from ml_connector.staging import StagingArea
-from ml_connector.sync_tasks import extract, load, transform, validate_fields
+from ml_connector.staging.area import StagingArea
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_ID = "manual__2026-11-27T00:00:00+00:00"
@@ -28,9 +28,9 @@ WORKER = """
 import json, sys
 from datetime import datetime
 from ml_connector.mapping import load_mapping
-from ml_connector.staging import StagingArea
-from ml_connector.run_context import RunContext
-from ml_connector.sync_tasks import load
+from ml_connector.staging.area import StagingArea
+from ml_connector.dag.context import RunContext
+from ml_connector.dag.tasks import load
 args = json.loads(sys.argv[1])
 ctx = RunContext(dag_id=args["dag_id"], run_id=args["run_id"], mapping=load_mapping(args["mapping"]),
                  area=StagingArea(args["root"]), mode="full_refresh", dry_run=False, updated_from=None,

@@ -14,7 +14,6 @@ from support.sandbox import arm as sandbox_arm
 from support.sandbox import by_route as sandbox_by_route
 from support.sandbox import control as sandbox_control
 
-from ml_connector.executor import run_concurrently
 from ml_connector.hooks.pipedrive import PipedriveHook
 from ml_connector.http.errors import (
     ApiError,
@@ -24,6 +23,7 @@ from ml_connector.http.errors import (
     OutcomeUnknown,
     RetriesExhausted,
 )
+from ml_connector.load.execute import run_concurrently
 from ml_connector.sandbox.runtime import RunningSandbox
 
 ORGS = "/api/v2/organizations"

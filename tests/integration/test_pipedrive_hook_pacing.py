@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from support.sandbox import stats as sandbox_stats
 
-from ml_connector.executor import run_concurrently
 from ml_connector.hooks.pipedrive import PipedriveHook
 from ml_connector.hooks.pipedrive_http import SAFETY_MARGIN, WINDOW_SLACK_S
-from ml_connector.pipedrive_plans import BURST_LIMITS, WINDOW_S
+from ml_connector.load.execute import run_concurrently
+from ml_connector.pipedrive_limits import BURST_LIMITS, WINDOW_S
 from ml_connector.sandbox.runtime import RunningSandbox
 
 

@@ -9,7 +9,7 @@ import pytest
 import requests
 from support.sandbox import PipedriveApi
 
-from ml_connector.pipedrive_plans import token_costs
+from ml_connector.pipedrive_limits import token_costs
 from ml_connector.sandbox.runtime import RunningSandbox
 
 RATE_BODY = {"success": False, "error": "Rate limit exceeded", "errorCode": 429}

@@ -9,7 +9,7 @@ import multiprocessing
 from pathlib import Path
 from typing import Any
 
-from ml_connector.locks import file_lock
+from ml_connector.staging.locks import file_lock
 
 
 def _hold(path: str, what: str, ready: Any, release: Any, seconds: float) -> None:

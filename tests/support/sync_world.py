@@ -16,7 +16,7 @@ import requests
 from croniter import croniter
 
 from ml_connector.sandbox.runtime import RunningSandbox
-from ml_connector.staging import StagingArea
+from ml_connector.staging.area import StagingArea
 from support.sandbox import PipedriveApi, control, stats
 
 

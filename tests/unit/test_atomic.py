@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ml_connector import atomic
+from ml_connector.staging import atomic
 
 
 def test_replaces_the_file_with_the_mode_asked_for(tmp_path: Path) -> None:

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from ml_connector.audit import AuditTrail, LoadSummary, audit_line
-from ml_connector.load_state import Journal, JournalEntry
-from ml_connector.staging import StagingArea
+from ml_connector.load.state import Journal, JournalEntry
+from ml_connector.staging.area import StagingArea
 
 
 @pytest.fixture()

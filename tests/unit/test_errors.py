@@ -10,7 +10,7 @@ import pkgutil
 import pytest
 
 import ml_connector
-from ml_connector.dag_factory import RETRY_POLICY
+from ml_connector.dag.factory import RETRY_POLICY
 from ml_connector.errors import ConnectorError, Remedy, remedy_of, stops_run
 
 R, P, D = Remedy.RETRY, Remedy.PERSON, Remedy.DEFER
@@ -19,7 +19,7 @@ EXPECTED: dict[str, tuple[Remedy, bool]] = {
     "ml_connector.credentials.keys.KeyConfigError": (P, False),
     "ml_connector.credentials.oauth.TokenRejected": (P, True),
     "ml_connector.credentials.vault.VaultError": (P, False),
-    "ml_connector.dag_factory.MappingNotFound": (P, False),
+    "ml_connector.dag.factory.MappingNotFound": (P, False),
     "ml_connector.fields.FieldDefinitionError": (P, False),
     "ml_connector.hooks.pipedrive_config.InvalidPipedriveConnection": (P, False),
     "ml_connector.hooks.workday_config.InvalidWorkdayConnection": (P, False),
@@ -32,9 +32,9 @@ EXPECTED: dict[str, tuple[Remedy, bool]] = {
     "ml_connector.http.errors.OutcomeUnknown": (R, False),
     "ml_connector.http.errors.RetriesExhausted": (R, False),
     "ml_connector.http.errors.TransientError": (R, False),
-    "ml_connector.locks.LockTimeout": (R, False),
+    "ml_connector.staging.locks.LockTimeout": (R, False),
     "ml_connector.mapping.MappingError": (P, False),
-    "ml_connector.write_lock.PipedriveBusy": (R, False),
+    "ml_connector.load.write_lock.PipedriveBusy": (R, False),
 }
 # Raised and caught inside one module, never seen by a caller.
 PRIVATE = {"ml_connector.mapping._RuleViolations"}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ml_connector.load_state import merged_identity
+from ml_connector.load.state import merged_identity
 
 
 def test_a_load_that_did_not_list_keeps_the_keys_the_other_dag_added() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from support.locking import LockHolder
 
-from ml_connector.locks import LockTimeout, file_lock, read_holder
+from ml_connector.staging.locks import LockTimeout, file_lock, read_holder
 
 WHAT = "load of run manual__1 of workday_customers_to_pipedrive"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ml_connector.dag_factory import PACKAGED_MAPPINGS, MappingNotFound, mapping_candidates, mapping_path
+from ml_connector.dag.factory import PACKAGED_MAPPINGS, MappingNotFound, mapping_candidates, mapping_path
 
 
 def test_the_order_is_setting_then_project_include_then_packaged(

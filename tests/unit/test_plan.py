@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ml_connector.plan import (
+from ml_connector.load.plan import (
     Change,
     Known,
     PlanInputs,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from ml_connector.staging import StagingArea, safe_segment
+from ml_connector.staging.area import StagingArea, safe_segment
 
 
 @pytest.fixture()

@@ -30,7 +30,7 @@ from ml_connector.models.workday import (
     WorkdaySupplier,
 )
 from ml_connector.transform import TransformResult, content_hash, transform
-from ml_connector.transform_views import format_address, organization_view, person_view
+from ml_connector.transform.views import format_address, organization_view, person_view
 
 MAPPINGS = Path(__file__).resolve().parents[2] / "include" / "mappings"
 AS_OF = datetime(2026, 11, 1, tzinfo=UTC)

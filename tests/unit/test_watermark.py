@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from ml_connector.dag.context import RunContext
 from ml_connector.mapping import load_mapping
-from ml_connector.run_context import RunContext
-from ml_connector.staging import StagingArea
+from ml_connector.staging.area import StagingArea
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)

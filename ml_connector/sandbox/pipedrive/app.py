@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ml_connector.pipedrive_plans import BURST_LIMITS, token_costs
+from ml_connector.pipedrive_limits import BURST_LIMITS, token_costs
 from ml_connector.sandbox.config import SandboxConfig
 from ml_connector.sandbox.control import CONTROL_PREFIX, ControlPlane, FaultSpec
 from ml_connector.sandbox.oauth import TokenIssuer

@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ml_connector.pipedrive_plans import AuthKind
+from ml_connector.pipedrive_limits import AuthKind
 from ml_connector.sandbox.oauth import TokenIssuer, client_from_basic
 
 OAUTH_SCOPE = "base,contacts:full,contact-fields:full,search:read,users:read"

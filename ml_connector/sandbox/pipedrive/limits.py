@@ -1,6 +1,6 @@
 """Pipedrive's rate limits: a daily company token budget, per-token burst windows, and the 403 ban.
 
-Costs and plan limits come from :mod:`ml_connector.pipedrive_plans` (the specs' ``x-token-cost``). Choices where the
+Costs and plan limits come from :mod:`ml_connector.pipedrive_limits` (the specs' ``x-token-cost``). Choices where the
 docs are silent, so the connector is tested against the stricter reading:
 
 * a request that passes auth and the limits is charged its full cost, whatever its status (400/404 too);
@@ -21,7 +21,7 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ml_connector.pipedrive_plans import (
+from ml_connector.pipedrive_limits import (
     BURST_LIMITS,
     SEARCH_BURST_LIMIT,
     WINDOW_S,

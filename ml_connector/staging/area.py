@@ -3,7 +3,7 @@
 Tasks never pass data through XCom. Each step writes ``runs/<dag_id>/<run_id>/<step>.parquet`` under
 one root and the next step reads it, so any task can be cleared and re-run by hand: it re-reads its
 input and replaces its output. State (watermarks, identity map, pushed hashes, pinned field keys)
-lives under ``state/<entity>/``. Which files exist, and who writes them, is :mod:`ml_connector.stored`'s;
+lives under ``state/<entity>/``. Which files exist, and who writes them, is :mod:`ml_connector.staging.files`'s;
 this module only knows how to keep bytes under a root.
 
 The root is an :class:`airflow.sdk.ObjectStoragePath` URL: ``file:///...`` by default, or any fsspec
@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from airflow.sdk import ObjectStoragePath
 
-from ml_connector.atomic import atomic_write
+from ml_connector.staging.atomic import atomic_write
 
 ROOT_ENV = "ML_CONNECTOR_STAGING_ROOT"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=-]+")

@@ -22,10 +22,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from ml_connector.canonical import canonical_json
-from ml_connector.plan import Known, PlannedOp, Row
-from ml_connector.staging import StagingArea
-from ml_connector.stored import StateFiles
+from ml_connector.load.plan import Known, PlannedOp, Row
+from ml_connector.staging.area import StagingArea
+from ml_connector.staging.canonical import canonical_json
+from ml_connector.staging.files import StateFiles
 from ml_connector.vocabulary import RECORD_KINDS, RecordKind
 
 PLAN_SCHEMA = pa.schema(

@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from ml_connector.mapping import EntityMapping, FieldSpec
-from ml_connector.transform_views import View
+from ml_connector.transform.views import View
 
 Problem = tuple[str, str]
 

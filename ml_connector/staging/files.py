@@ -30,7 +30,7 @@ from typing import Any, Literal
 import pyarrow as pa
 from airflow.sdk import ObjectStoragePath
 
-from ml_connector.staging import StagingArea, safe_segment
+from ml_connector.staging.area import StagingArea, safe_segment
 from ml_connector.vocabulary import PLURAL, RecordKind
 
 RunTable = Literal[
@@ -114,7 +114,7 @@ class StateFiles:
     def pinned_fields_path(self) -> ObjectStoragePath:
         return self.area.state_path("fields", "pinned.json")
 
-    # -- tables and journals, read and written by ml_connector.load_state and ml_connector.audit -----------
+    # -- tables and journals, read and written by ml_connector.load.state and ml_connector.audit -----------
     def identity_path(self, kind: RecordKind) -> ObjectStoragePath:
         return self.area.state_path(PLURAL[kind], "identity.parquet")
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from ml_connector.dag.context import RunContext
 from ml_connector.http.errors import BudgetExhausted
-from ml_connector.run_context import RunContext
 from ml_connector.vocabulary import ENTITIES, RecordKind
 
 log = logging.getLogger("ml_connector.sync")
@@ -41,12 +41,12 @@ def refresh_tokens(ctx: RunContext) -> None:
 # -- the Pipedrive write lock --------------------------------------------------------------------------------
 @contextmanager
 def pipedrive_writer(ctx: RunContext, task: str) -> Iterator[None]:
-    """The run's Pipedrive connection's write lock (:mod:`ml_connector.write_lock`); a dry run writes
+    """The run's Pipedrive connection's write lock (:mod:`ml_connector.load.write_lock`); a dry run writes
     nothing and takes none."""
     if ctx.dry_run:
         yield
         return
-    from ml_connector.write_lock import pipedrive_write_lock  # not at DAG parse time: it loads the vault
+    from ml_connector.load.write_lock import pipedrive_write_lock  # not at DAG parse time: it loads the vault
 
     with pipedrive_write_lock(ctx.pipedrive_conn_id, f"{task} of run {ctx.run_id} of {ctx.dag_id}"):
         yield
@@ -122,7 +122,7 @@ def load(ctx: RunContext) -> None:
     """Write the changes to Pipedrive (or only the plan, on a dry run); budget exhaustion defers, not fails."""
     from ml_connector.fields import observed_options, staged_resolution, validate_field_definitions
     from ml_connector.hooks.pipedrive import PipedriveHook
-    from ml_connector.load import run_load
+    from ml_connector.load.run import run_load
 
     hook = PipedriveHook(ctx.pipedrive_conn_id)
     try:

@@ -29,11 +29,11 @@ from typing import Any
 import pyarrow as pa
 from pydantic import ValidationError
 
-from ml_connector.canonical import canonical_json
 from ml_connector.mapping import SyncMapping
 from ml_connector.models.workday import WorkdayContact, WorkdayCustomer, WorkdaySupplier
-from ml_connector.transform_values import map_values
-from ml_connector.transform_views import (
+from ml_connector.staging.canonical import canonical_json
+from ml_connector.transform.values import map_values
+from ml_connector.transform.views import (
     Organization,
     clean,
     organization_key,

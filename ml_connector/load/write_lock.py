@@ -2,7 +2,7 @@
 
 The tasks that may write to one Pipedrive company (``validate_field_definitions`` and ``load``, of either
 DAG, from the scheduler, a backfill or the CLI) hold this lock while they write, with or without Airflow
-pools. It is a :func:`ml_connector.locks.file_lock` under the state directory, which must be shared
+pools. It is a :func:`ml_connector.staging.locks.file_lock` under the state directory, which must be shared
 storage with working ``flock`` when workers run on several machines; the kernel releases the lock of a
 killed worker. A second writer waits (logging whom it waits for), up to :data:`WRITE_LOCK_WAIT`.
 """
@@ -17,7 +17,7 @@ from typing import Any
 
 from ml_connector.credentials.vault import default_state_dir, entry_stem
 from ml_connector.errors import ConnectorError, Remedy
-from ml_connector.locks import LockTimeout, describe_holder, file_lock
+from ml_connector.staging.locks import LockTimeout, describe_holder, file_lock
 
 log = logging.getLogger(__name__)
 

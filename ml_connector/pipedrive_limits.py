@@ -1,4 +1,4 @@
-"""Pipedrive's published limits: token cost per operation, daily budget and burst windows by plan.
+"""Pipedrive's published limits: token cost per operation, daily budget and burst windows by plan, page sizes.
 
 Facts from Pipedrive's rate-limiting documentation and the ``x-token-cost`` of each operation in its
 OpenAPI specs. The hook paces and budgets by them; the sandbox enforces them; one table serves both.
@@ -22,6 +22,8 @@ BURST_LIMITS: dict[AuthKind, dict[str, int]] = {
 }
 SEARCH_BURST_LIMIT = 10
 WINDOW_S = 2.0
+MAX_PAGE_SIZE = 500  # ``limit`` of a v2 list call
+MAX_CUSTOM_FIELD_KEYS = 15  # ``custom_fields`` keys one v2 list call may ask for
 
 
 def daily_token_budget(plan: str, seats: int) -> int:

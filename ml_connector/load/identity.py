@@ -10,16 +10,22 @@ a person resolves it.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from ml_connector.fields import ResolvedFields
-from ml_connector.hooks.pipedrive import MAX_CUSTOM_FIELD_KEYS
-from ml_connector.plan import ORG_ID, Known
+from ml_connector.load.plan import ORG_ID, Known
+from ml_connector.pipedrive_limits import MAX_CUSTOM_FIELD_KEYS
 from ml_connector.vocabulary import RecordKind
 
-if TYPE_CHECKING:
-    from ml_connector.hooks.pipedrive import PipedriveHook
+
+class RecordPages(Protocol):
+    """What a listing needs of the Pipedrive hook: its paged list call."""
+
+    def iter_pages(
+        self, entity: RecordKind, *, custom_fields: Sequence[str] | None = None
+    ) -> Iterator[list[dict[str, Any]]]: ...
 
 
 @dataclass
@@ -39,7 +45,7 @@ def listing_keys(resolved: ResolvedFields, kind: RecordKind) -> list[str]:
     return [match, *others][:MAX_CUSTOM_FIELD_KEYS]
 
 
-def list_identity(hook: PipedriveHook, resolved: ResolvedFields, kind: RecordKind) -> Listing:
+def list_identity(hook: RecordPages, resolved: ResolvedFields, kind: RecordKind) -> Listing:
     """Every live record of ``kind`` that carries a Workday ID, grouped by that ID."""
     match = resolved.match_field(kind)
     listing = Listing()

@@ -13,15 +13,15 @@ from typing import Any
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param, get_current_context, task
 from airflow.sdk.definitions.retry_policy import RetryDecision, RetryPolicy
 
-from ml_connector import sync_tasks
+from ml_connector.dag import tasks
+from ml_connector.dag.context import RunContext
 from ml_connector.errors import Remedy, remedy_of
 from ml_connector.mapping import MappingError, SyncMapping, load_mapping
-from ml_connector.run_context import RunContext
 from ml_connector.vocabulary import ENTITIES, MODES
 
 START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 MAPPINGS_ENV = "ML_CONNECTOR_MAPPINGS_DIR"
-PACKAGED_MAPPINGS = Path(__file__).resolve().parent / "mappings"  # the defaults, shipped in the wheel
+PACKAGED_MAPPINGS = Path(__file__).resolve().parent.parent / "mappings"  # the defaults, shipped in the wheel
 
 DOC = """
 ### Workday {entity} → Pipedrive
@@ -204,27 +204,27 @@ def build_sync_dag(mapping_file: str | Path, *, task_retries: int = 3) -> DAG:
 
         @task(task_id="refresh_tokens")
         def refresh_tokens() -> None:
-            sync_tasks.refresh_tokens(ctx())
+            tasks.refresh_tokens(ctx())
 
         @task(task_id="validate_field_definitions", pool=mapping.pipedrive_pool)
         def validate_field_definitions() -> None:
-            sync_tasks.validate_fields(ctx())
+            tasks.validate_fields(ctx())
 
         @task(task_id="extract", pool=mapping.workday_pool)
         def extract() -> None:
-            sync_tasks.extract(ctx())
+            tasks.extract(ctx())
 
         @task(task_id="transform")
         def transform() -> None:
-            sync_tasks.transform(ctx())
+            tasks.transform(ctx())
 
         @task(task_id="load", pool=mapping.pipedrive_pool)
         def load() -> None:
-            sync_tasks.load(ctx())
+            tasks.load(ctx())
 
         @task(task_id="report")
         def report() -> None:
-            sync_tasks.report(ctx())
+            tasks.report(ctx())
 
         refresh_tokens() >> validate_field_definitions() >> extract() >> transform() >> load() >> report()
     return dag

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ml_connector.mapping import SyncMapping
-from ml_connector.staging import StagingArea
-from ml_connector.stored import RunFiles, StateFiles
+from ml_connector.staging.area import StagingArea
+from ml_connector.staging.files import RunFiles, StateFiles
 from ml_connector.vocabulary import MODES, Entity, Mode
 from ml_connector.window import UpdateWindow, next_watermark, resolve_window, run_kind
 

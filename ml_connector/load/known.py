@@ -1,0 +1,130 @@
+"""What the loader knows Pipedrive holds while one load runs: identity maps, pushed values, listings.
+
+Read from the state files, folded with the journals of unfinished loads, repaired by listing, updated
+by every successful write, and saved at the end. Pure apart from :meth:`KnownState.read` and
+:meth:`KnownState.save`, so every rule here is unit-tested without HTTP.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from ml_connector.load.identity import Listing
+from ml_connector.load.plan import Known, PlanInputs, PlannedOp, Row, desired_values, needs_listing
+from ml_connector.load.state import JournalEntry, read_identity, read_pushed, save_after_load
+from ml_connector.staging.area import StagingArea
+from ml_connector.vocabulary import RECORD_KINDS, Mode, RecordKind
+
+log = logging.getLogger(__name__)
+
+
+def _per_kind() -> dict[RecordKind, dict[str, int]]:
+    return {kind: {} for kind in RECORD_KINDS}
+
+
+@dataclass
+class KnownState:
+    """Per record kind: Workday key -> Pipedrive id, the values last pushed, the listing if one was made,
+    and the keys whose record turned out deleted (kept out of the saved identity map)."""
+
+    identity: dict[RecordKind, dict[str, int]] = field(default_factory=_per_kind)
+    pushed: dict[RecordKind, dict[str, Known]] = field(default_factory=lambda: {k: {} for k in RECORD_KINDS})
+    listed: dict[RecordKind, Listing | None] = field(default_factory=lambda: dict.fromkeys(RECORD_KINDS))
+    forgotten: dict[RecordKind, set[str]] = field(default_factory=lambda: {k: set() for k in RECORD_KINDS})
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @classmethod
+    def read(cls, area: StagingArea, entity: str) -> KnownState:
+        return cls(
+            identity={kind: read_identity(area, kind) for kind in RECORD_KINDS},
+            pushed={kind: read_pushed(area, entity, kind) for kind in RECORD_KINDS},
+        )
+
+    def replay(self, entries: Iterable[JournalEntry]) -> None:
+        """Fold journalled writes of unfinished loads in: they happened, whatever the state files say."""
+        for entry in entries:
+            self.identity[entry.kind][entry.key] = entry.pipedrive_id
+            self.pushed[entry.kind][entry.key] = Known(entry.values, entry.content_hash)
+
+    def must_list(
+        self, kind: RecordKind, rows: list[Row], *, mode: Mode, resumed: bool, skip_inactive: bool
+    ) -> bool:
+        """Whether the identity map may be incomplete for these rows (see :mod:`ml_connector.load.identity`)."""
+        identity = self.identity[kind]
+        return (
+            mode == "reconcile"
+            or resumed
+            or not identity
+            or needs_listing(rows, identity, skip_inactive=skip_inactive)
+        )
+
+    def take_listing(self, kind: RecordKind, listing: Listing) -> set[str]:
+        """The listing is the truth about ids: keys it lacks are gone, with their pushed values."""
+        self.listed[kind] = listing
+        stale = set(self.identity[kind]) - set(listing.identity)
+        if stale:
+            log.info("%d %s key(s) of the identity map are gone from Pipedrive", len(stale), kind)
+        self.identity[kind] = dict(listing.identity)
+        for key in stale:
+            self.pushed[kind].pop(key, None)
+        return stale
+
+    def plan_inputs(
+        self, kind: RecordKind, *, mode: Mode, inactive_policy: str, pending_orgs: Iterable[str] = ()
+    ) -> PlanInputs:
+        """What :func:`~ml_connector.load.plan.plan_records` decides from. ``reconcile`` trusts what the
+        listing read over what was pushed; the other modes the reverse. ``pending_orgs`` are
+        organizations a dry run would create (so their persons plan as creates, not deferrals)."""
+        listing = self.listed[kind]
+        listed_known = listing.known if listing is not None else {}
+        if mode == "reconcile":
+            known = {**self.pushed[kind], **listed_known}
+        else:
+            known = {**listed_known, **self.pushed[kind]}
+        org_ids: dict[str, int | str] = dict(self.identity["organization"])
+        for key in pending_orgs:
+            org_ids[key] = f"(new organization {key})"
+        org_listing = self.listed["organization"]
+        return PlanInputs(
+            identity=self.identity[kind],
+            known=known,
+            conflicts=listing.conflicts if listing is not None else {},
+            org_ids=org_ids,
+            inactive_policy=inactive_policy,
+            org_conflicts=dict(org_listing.conflicts) if kind == "person" and org_listing is not None else {},
+        )
+
+    def org_id(self, row: Row) -> int | None:
+        """A person's organization id as known now (None for an organization)."""
+        return self.identity["organization"].get(row.org_key or "") if row.kind == "person" else None
+
+    def desired(self, row: Row) -> dict[str, object]:
+        return desired_values(row, self.org_id(row))
+
+    def written(self, op: PlannedOp, pipedrive_id: int) -> None:
+        """A create or PATCH succeeded: Pipedrive now holds the row's values under ``pipedrive_id``."""
+        assert op.row is not None
+        with self._lock:
+            self.identity[op.kind][op.key] = pipedrive_id
+            self.pushed[op.kind][op.key] = Known(self.desired(op.row), op.row.content_hash)
+
+    def forget(self, kind: RecordKind, key: str) -> None:
+        """The record is deleted in Pipedrive: the next run lists and re-creates it."""
+        with self._lock:
+            self.identity[kind].pop(key, None)
+            self.pushed[kind].pop(key, None)
+            self.forgotten[kind].add(key)
+
+    def save(self, area: StagingArea, entity: str, carried: Iterable[PlannedOp]) -> None:
+        save_after_load(
+            area,
+            entity,
+            identity=self.identity,
+            pushed=self.pushed,
+            listed={kind: self.listed[kind] is not None for kind in RECORD_KINDS},
+            forgotten=self.forgotten,
+            carried=carried,
+        )

@@ -1,0 +1,140 @@
+"""The record of one load: every final decision once, as a ledger row and log line (:mod:`ml_connector.audit`),
+a summary count and a plan row; and whether the load must stop writing (budget, or an error a person must
+fix)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Iterator
+
+from ml_connector.audit import AuditTrail, LoadSummary
+from ml_connector.http.errors import BudgetExhausted
+from ml_connector.load.inputs import Rejected
+from ml_connector.load.plan import ORG_ID, WRITE_ACTIONS, PlannedOp, Row
+from ml_connector.load.state import JournalEntry, plan_table
+from ml_connector.pipedrive_limits import token_costs
+from ml_connector.staging.files import RunFiles
+from ml_connector.vocabulary import PLURAL, RecordKind
+
+log = logging.getLogger(__name__)
+
+# Outcomes that keep a row for the next run.
+CARRIED = frozenset({"deferred", "failed", "conflict"})
+
+
+def write_cost(kind: RecordKind, action: str) -> int:
+    """Tokens Pipedrive charges for one create or PATCH of ``kind``."""
+    plural = PLURAL[kind]
+    if action == "create":
+        return token_costs()[("POST", f"/api/v2/{plural}")]
+    return token_costs()[("PATCH", f"/api/v2/{plural}/{{id}}")]
+
+
+class LoadRecord:
+    """Collects the decisions of one load (thread-safe) and writes plan, ledger and summary at the end."""
+
+    def __init__(self, audit: AuditTrail, summary: LoadSummary) -> None:
+        self.audit = audit
+        self.summary = summary
+        self.ops: list[PlannedOp] = []
+        self.budget_error: BudgetExhausted | None = None
+        self.stop_error: Exception | None = None
+        # Keys this run wrote in an attempt that was killed: recorded from the journal, not again.
+        self._resumed: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+
+    # -- decisions -------------------------------------------------------------------------------------
+    def settle(self, op: PlannedOp, tokens: int | None = None) -> None:
+        """A final decision: ledger row, log line, summary count, plan row."""
+        if op.action == "unchanged" and (op.kind, op.key) in self._resumed:
+            return  # already recorded as written by the earlier attempt
+        if tokens is None:
+            tokens = write_cost(op.kind, op.action) if op.action in WRITE_ACTIONS else 0
+        self.audit.record(
+            op.kind,
+            op.key,
+            op.action,
+            pipedrive_id=op.pipedrive_id,
+            fields=op.fields_changed,
+            reason=op.reason,
+            tokens=tokens,
+        )
+        with self._lock:
+            self.summary.count(op.kind, op.action)
+            self.ops.append(op)
+
+    def rejected(self, rejects: Iterable[Rejected]) -> None:
+        for reject in rejects:
+            op = reject.op
+            self.audit.record(op.kind, op.key, "rejected", fields=reject.fields, reason=op.reason)
+            self.summary.count(op.kind, "rejected")
+            self.ops.append(op)
+
+    def read(self, kind: RecordKind, n: int) -> None:
+        (self.summary.organizations if kind == "organization" else self.summary.persons).read = n
+
+    def replayed(self, entries: Iterable[JournalEntry], run_id: str) -> None:
+        """Writes of killed loads, from their journals: recorded here once (the killed load never wrote its
+        ledger), and counted in this summary when they belong to this run."""
+        for entry in entries:
+            ours = entry.run_id == run_id
+            if ours:
+                self._resumed.add((entry.kind, entry.key))
+                self.summary.count(entry.kind, entry.action)
+            self.audit.record(
+                entry.kind,
+                entry.key,
+                entry.action,
+                pipedrive_id=entry.pipedrive_id,
+                fields=[f for f in entry.values if f != ORG_ID],
+                reason="written by an earlier attempt of this run (journal)"
+                if ours
+                else f"written by the unfinished load {entry.run_id} (journal)",
+                tokens=write_cost(entry.kind, entry.action),
+            )
+
+    def carry_all(self, kind: RecordKind, rows: Iterable[Row], identity: dict[str, int]) -> None:
+        """Every row waits for the next run, for the reason the load stopped."""
+        reason = self.stopped_reason()
+        for row in rows:
+            self.settle(PlannedOp(kind, row.key, "deferred", identity.get(row.key), reason=reason, row=row))
+
+    # -- stopping --------------------------------------------------------------------------------------
+    @property
+    def stopped(self) -> bool:
+        return self.budget_error is not None or self.stop_error is not None
+
+    def budget_exhausted(self, kind: RecordKind, exc: BudgetExhausted) -> None:
+        with self._lock:
+            first = self.budget_error is None
+            self.budget_error = self.budget_error or exc
+        if first:
+            self.summary.budget_exhausted = True
+            self.audit.record(kind, "", "budget_exhausted", reason=str(exc))
+
+    def stop(self, exc: Exception) -> None:
+        with self._lock:
+            self.stop_error = self.stop_error or exc
+
+    def stopped_reason(self) -> str:
+        if self.stop_error is not None:
+            return f"not written: the load stopped ({type(self.stop_error).__name__})"
+        return "daily Pipedrive token budget exhausted: written first on the next run"
+
+    # -- the end ---------------------------------------------------------------------------------------
+    def carried(self) -> Iterator[PlannedOp]:
+        return (op for op in self.ops if op.action in CARRIED)
+
+    def pending_creates(self, kind: RecordKind) -> list[str]:
+        """Keys of ``kind`` this load plans to create (a dry run's persons point at them)."""
+        return [op.key for op in self.ops if op.kind == kind and op.action == "create"]
+
+    def finish(self, files: RunFiles, *, requests: int, tokens_spent: int) -> LoadSummary:
+        self.summary.requests = requests
+        self.summary.tokens_spent = tokens_spent
+        files.write_table("plan", plan_table(self.ops))
+        self.audit.flush()
+        files.write_document("summary", self.summary.to_json())
+        log.info("load %s %s: %s", self.summary.entity, self.summary.run_id, self.summary)
+        return self.summary

@@ -1,0 +1,157 @@
+"""The load's orchestration: one kind after the other, each read, repaired, planned, written, recorded."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ml_connector.audit import AuditTrail, LoadSummary
+from ml_connector.fields import ResolvedFields
+from ml_connector.http.errors import BudgetExhausted
+from ml_connector.load.execute import Writer, outcome
+from ml_connector.load.identity import list_identity
+from ml_connector.load.inputs import read_inputs
+from ml_connector.load.known import KnownState
+from ml_connector.load.plan import WRITE_ACTIONS, PlannedOp, Row, plan_records
+from ml_connector.load.record import LoadRecord
+from ml_connector.load.state import Journal
+from ml_connector.staging.area import StagingArea
+from ml_connector.staging.files import RunFiles
+from ml_connector.vocabulary import ENTITIES, MODES, RECORD_KINDS, Mode, RecordKind
+
+if TYPE_CHECKING:
+    from ml_connector.hooks.pipedrive import PipedriveHook
+
+log = logging.getLogger(__name__)
+
+MAX_WORKERS = 4
+
+
+def run_load(
+    hook: PipedriveHook,
+    area: StagingArea,
+    *,
+    dag_id: str,
+    run_id: str,
+    entity: str,
+    resolved: ResolvedFields,
+    mode: Mode,
+    dry_run: bool,
+    max_workers: int = MAX_WORKERS,
+) -> LoadSummary:
+    """Load the run's ``transformed_*`` tables (and the rows carried over) into Pipedrive.
+
+    Writes staging steps ``plan`` (Parquet) and ``summary`` (JSON) and the run's ledger; with
+    ``dry_run`` it sends no write and changes no state. Returns the summary; raises only what no
+    re-run can get past by itself (edge block, rejected credential, unreadable input).
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if entity not in ENTITIES:
+        raise ValueError(f"entity must be 'customers' or 'suppliers', not {entity!r}")
+    files = RunFiles(area, dag_id, run_id)
+    journal = Journal(area, entity, run_id)
+    record = LoadRecord(
+        AuditTrail(area, dag_id=dag_id, run_id=run_id, entity=entity, dry_run=dry_run),
+        LoadSummary(dag_id=dag_id, run_id=run_id, entity=entity, mode=mode, dry_run=dry_run),
+    )
+    tokens_before = hook.tokens_spent
+
+    inputs = read_inputs(area, files, entity, resolved)
+    record.rejected(inputs.rejected)
+    known = KnownState.read(area, entity)
+    entries, journal_files = journal.pending()
+    known.replay(entries)
+    if not dry_run:
+        record.replayed(entries, run_id)
+    if journal_files:
+        record.summary.resumed = True
+        log.info(
+            "resuming: %d journalled write(s) from %d unfinished load(s)", len(entries), len(journal_files)
+        )
+
+    load = _KindLoad(
+        hook,
+        resolved,
+        mode,
+        dry_run,
+        max_workers,
+        known,
+        record,
+        Writer(hook, resolved, journal, known, run_id),
+    )
+    for kind in RECORD_KINDS:
+        record.read(kind, len(inputs.rows[kind]))
+        load.run(kind, inputs.rows[kind], resumed=bool(journal_files))
+
+    if not dry_run:
+        known.save(area, entity, record.carried())
+    record.finish(files, requests=load.writer.requests, tokens_spent=hook.tokens_spent - tokens_before)
+    if not dry_run:
+        # Last: a kill before this point replays the journals again, which is harmless.
+        journal.close(journal_files)
+    if record.stop_error is not None:
+        raise record.stop_error
+    return record.summary
+
+
+@dataclass
+class _KindLoad:
+    """One kind's load: repair the identity map if needed, plan, write, settle every outcome."""
+
+    hook: PipedriveHook
+    resolved: ResolvedFields
+    mode: Mode
+    dry_run: bool
+    max_workers: int
+    known: KnownState
+    record: LoadRecord
+    writer: Writer
+
+    def run(self, kind: RecordKind, rows: list[Row], *, resumed: bool) -> None:
+        if not rows:
+            return
+        if self.record.stopped:
+            self.record.carry_all(kind, rows, self.known.identity[kind])
+            return
+        skip_inactive = self.resolved.inactive_policy == "skip"
+        if self.known.must_list(kind, rows, mode=self.mode, resumed=resumed, skip_inactive=skip_inactive):
+            try:
+                listing = list_identity(self.hook, self.resolved, kind)
+            except BudgetExhausted as exc:
+                self.record.budget_exhausted(kind, exc)
+                self.record.carry_all(kind, rows, self.known.identity[kind])
+                return
+            self.writer.count_requests(max(listing.pages, 1))
+            self.known.take_listing(kind, listing)
+        pending = self.record.pending_creates("organization") if self.dry_run else []
+        inputs = self.known.plan_inputs(
+            kind, mode=self.mode, inactive_policy=self.resolved.inactive_policy, pending_orgs=pending
+        )
+        ops = plan_records(rows, inputs)
+        writes = [op for op in ops if op.action in WRITE_ACTIONS]
+        for op in ops:
+            if op.action not in WRITE_ACTIONS:
+                self.record.settle(op)
+        if self.dry_run:
+            for op in writes:
+                self.record.settle(op, tokens=0)
+            return
+        for op, result in self.writer.write_all(writes, max_workers=self.max_workers):
+            self._settle(op, result)
+
+    def _settle(self, op: PlannedOp, result: dict[str, Any] | Exception) -> None:
+        decided = outcome(op, result, deferred_reason=self.record.stopped_reason())
+        if decided.budget is not None:
+            self.record.budget_exhausted(op.kind, decided.budget)
+        if decided.stop is not None:
+            self.record.stop(decided.stop)
+        if decided.deleted:
+            self.known.forget(op.kind, op.key)
+        if decided.op.action in WRITE_ACTIONS:
+            assert decided.op.pipedrive_id is not None
+            self.known.written(op, decided.op.pipedrive_id)
+            self.record.settle(decided.op)
+        else:
+            self.record.settle(decided.op, tokens=0)
