@@ -228,6 +228,25 @@ def staged_resolution(
     return resolved
 
 
+def fields_for_load(
+    hook: PipedriveHook,
+    mapping: SyncMapping,
+    area: StagingArea,
+    staged: dict[str, Any] | None,
+    tables: Mapping[RecordKind, pa.Table],
+    *,
+    dry_run: bool,
+) -> ResolvedFields:
+    """The resolution the load writes with: the one ``validate_field_definitions`` staged for this run
+    when it knows every option label the rows use, else resolved again with those labels (creating what
+    is allowed), so a new label in the data never fails a write."""
+    observed = observed_options(mapping, tables)
+    resolved = staged_resolution(staged, observed)
+    if resolved is not None:
+        return resolved
+    return validate_field_definitions(hook, mapping, area, observed, dry_run=dry_run)
+
+
 # -- value conversion -------------------------------------------------------------------------------------
 def _standard_value(key: str, value: Any) -> Any:
     if key == "address":

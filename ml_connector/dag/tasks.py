@@ -120,27 +120,20 @@ def transform(ctx: RunContext) -> None:
 # -- load ------------------------------------------------------------------------------------------------------
 def load(ctx: RunContext) -> None:
     """Write the changes to Pipedrive (or only the plan, on a dry run); budget exhaustion defers, not fails."""
-    from ml_connector.fields import observed_options, staged_resolution, validate_field_definitions
+    from ml_connector.fields import fields_for_load
     from ml_connector.hooks.pipedrive import PipedriveHook
+    from ml_connector.load.inputs import TRANSFORMED
     from ml_connector.load.run import run_load
 
     hook = PipedriveHook(ctx.pipedrive_conn_id)
     try:
-        tables: dict[RecordKind, pa.Table] = {
-            "organization": ctx.files.read_table("transformed_organizations"),
-            "person": ctx.files.read_table("transformed_persons"),
-        }
+        tables = {kind: ctx.files.read_table(table) for kind, table in TRANSFORMED.items()}
         with pipedrive_writer(ctx, "load"):
-            observed = observed_options(ctx.mapping, tables)
-            resolved = staged_resolution(ctx.files.read_document("fields"), observed)
-            if resolved is None:  # new option labels in this run's data (or no staged resolution)
-                try:
-                    resolved = validate_field_definitions(
-                        hook, ctx.mapping, ctx.area, observed, dry_run=ctx.dry_run
-                    )
-                except BudgetExhausted as exc:
-                    defer_whole_run(ctx, tables, exc)
-                    return
+            staged = ctx.files.read_document("fields")
+            try:
+                resolved = fields_for_load(hook, ctx.mapping, ctx.area, staged, tables, dry_run=ctx.dry_run)
+            except BudgetExhausted as exc:
+                return defer_whole_run(ctx, tables, exc)
             summary = run_load(
                 hook,
                 ctx.area,
