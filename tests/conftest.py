@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,6 +49,7 @@ os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = _metadata_db(os.environ["AIR
 from starlette.requests import Request  # noqa: E402
 from starlette.responses import JSONResponse, Response  # noqa: E402
 from starlette.routing import Route  # noqa: E402
+from support.sandbox import pipedrive_server, workday_server  # noqa: E402
 
 from ml_connector.sandbox.config import SandboxConfig  # noqa: E402
 from ml_connector.sandbox.control import ControlPlane, FaultSpec  # noqa: E402
@@ -67,8 +67,8 @@ def sandbox() -> Iterator[RunningSandbox]:
 @pytest.fixture()
 def fresh_sandbox(sandbox: RunningSandbox) -> RunningSandbox:
     """The shared sandbox, reset to its seeded data with no stats, faults or issued tokens."""
-    for url in (sandbox.workday_url, sandbox.pipedrive_url):
-        requests.post(f"{url}/_sandbox/reset", timeout=10).raise_for_status()
+    workday_server(sandbox).reset()
+    pipedrive_server(sandbox).reset()
     return sandbox
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from support.locking import LockHolder
-from support.sync_world import SyncWorld, by_route, task_states
+from support.sync_world import SyncWorld, route_count, task_states
 
 WRITES = (
     "POST /api/v2/organizations",
@@ -20,7 +20,7 @@ WRITES = (
 
 def writes(world: SyncWorld) -> dict[str, int]:
     stats = world.pipedrive_stats()
-    return {route: by_route(stats, route) for route in WRITES}
+    return {route: route_count(stats, route) for route in WRITES}
 
 
 def latest_interval(entity: str) -> datetime:

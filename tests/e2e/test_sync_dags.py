@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
-from support.sync_world import SyncWorld, by_route, task_states
+from support.sync_world import SyncWorld, route_count, task_states
 
 ORGS_POST = "POST /api/v2/organizations"
 ORGS_PATCH = "PATCH /api/v2/organizations/{id}"
@@ -17,7 +17,7 @@ TASKS = {"refresh_tokens", "validate_field_definitions", "extract", "transform",
 
 
 def writes(stats: dict[str, object]) -> dict[str, int]:
-    return {route: by_route(stats, route) for route in WRITES}  # type: ignore[arg-type]
+    return {route: route_count(stats, route) for route in WRITES}  # type: ignore[arg-type]
 
 
 def delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
@@ -41,13 +41,13 @@ def test_first_sync_then_a_second_sync_with_no_change_writes_nothing(world: Sync
 
     stats = world.pipedrive_stats()
     before = writes(stats)
-    fields_before = by_route(stats, "GET /api/v2/organizationFields")
+    fields_before = route_count(stats, "GET /api/v2/organizationFields")
     second = world.run(entity)
     assert str(second.state) in ("success", "DagRunState.SUCCESS")
     stats = world.pipedrive_stats()
     assert delta(writes(stats), before) == dict.fromkeys(WRITES, 0)
     # the field definitions are listed once per run (validate_field_definitions); load reuses them
-    assert by_route(stats, "GET /api/v2/organizationFields") - fields_before == 1
+    assert route_count(stats, "GET /api/v2/organizationFields") - fields_before == 1
     assert len(world.records("organizations")) == expected
 
 
@@ -75,7 +75,7 @@ def test_deactivated_customer_is_updated_not_deleted(world: SyncWorld) -> None:
     target = next(o for o in orgs if o["custom_fields"][id_key] == changed["deactivated_customers"][0])
     assert target["custom_fields"][status_key] is not None
     stats = world.pipedrive_stats()
-    assert by_route(stats, "DELETE /api/v2/organizations/{id}") == 0
+    assert route_count(stats, "DELETE /api/v2/organizations/{id}") == 0
 
 
 def test_dry_run_writes_the_plan_and_nothing_else(world: SyncWorld) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import requests
 import yaml
-from support.sandbox import by_route
+from support.sandbox import pipedrive_server
 
 from ml_connector.fields import FieldDefinitionError, ResolvedFields, validate_field_definitions
 from ml_connector.hooks.pipedrive import PipedriveHook
@@ -18,10 +18,6 @@ from ml_connector.staging.area import StagingArea
 
 ROOT = Path(__file__).resolve().parents[2]
 FIELDS = "/api/v2/organizationFields"
-
-
-def stats(sandbox: RunningSandbox) -> dict[str, int]:
-    return by_route(sandbox.pipedrive_url)
 
 
 def writes(by_route: dict[str, int]) -> dict[str, int]:
@@ -61,10 +57,10 @@ def test_first_run_creates_the_fields_and_pins_their_keys_then_costs_only_reads(
     pins = area.read_json(area.state_path("fields", "pinned.json"))
     assert pins["organization"]["Workday ID"] == names["Workday ID"]["field_code"]
 
-    before = stats(fresh_sandbox)
+    before = pipedrive_server(fresh_sandbox).by_route()
     again = validate_field_definitions(hook, customers(), area)
     assert again == resolved
-    assert writes(stats(fresh_sandbox)) == writes(before)
+    assert writes(pipedrive_server(fresh_sandbox).by_route()) == writes(before)
 
 
 def test_a_renamed_field_keeps_its_pinned_key_and_no_second_field_is_made(
@@ -83,7 +79,8 @@ def test_a_renamed_field_keeps_its_pinned_key_and_no_second_field_is_made(
     second = validate_field_definitions(hook, customers(), area)
     assert second.match_field("organization").key == key
     assert len(custom_fields(hook)) == count
-    assert stats(fresh_sandbox)[f"POST {FIELDS}"] == len(custom_fields(hook))  # only the first run created
+    # only the first run created
+    assert pipedrive_server(fresh_sandbox).by_route()[f"POST {FIELDS}"] == len(custom_fields(hook))
 
 
 def test_a_deleted_pinned_field_is_an_error_not_a_new_field(
@@ -106,12 +103,13 @@ def test_an_incompatible_type_stops_before_anything_is_written(
     hook: PipedriveHook, area: StagingArea, fresh_sandbox: RunningSandbox
 ) -> None:
     hook.create_field("organization", "Workday customer currency", "double")
-    before = stats(fresh_sandbox)
+    before = pipedrive_server(fresh_sandbox).by_route()
     with pytest.raises(
         FieldDefinitionError, match=r"'Workday customer currency' .* type 'double' .* needs 'varchar'"
     ):
         validate_field_definitions(hook, customers(), area)
-    assert writes(stats(fresh_sandbox)) == writes(before)  # not one other field was created first
+    # not one other field was created first
+    assert writes(pipedrive_server(fresh_sandbox).by_route()) == writes(before)
     assert not area.state_path("fields", "pinned.json").exists()
 
 
@@ -127,12 +125,12 @@ def test_a_missing_option_with_creation_off_is_refused_naming_field_and_option(
         headers={"x-api-token": fresh_sandbox.config.pipedrive.api_token},
         timeout=10,
     ).raise_for_status()
-    before = stats(fresh_sandbox)
+    before = pipedrive_server(fresh_sandbox).by_route()
     with pytest.raises(
         FieldDefinitionError, match=r"'Workday customer status' lacks the option\(s\) 'Inactive'"
     ):
         validate_field_definitions(hook, customers_with(create_missing_fields=False), area)
-    assert writes(stats(fresh_sandbox)) == writes(before)
+    assert writes(pipedrive_server(fresh_sandbox).by_route()) == writes(before)
     # With creation allowed (the default) the option is simply added back.
     resolved = validate_field_definitions(hook, customers(), area)
     assert set(resolved.by_name("organization")["Workday customer status"].options) == {"Active", "Inactive"}

@@ -6,7 +6,7 @@ import random
 
 import pytest
 import requests
-from support.sandbox import arm, by_route
+from support.sandbox import SandboxServer
 
 from ml_connector.http.client import HttpClient
 from ml_connector.http.errors import ApiError, RetriesExhausted, TransientError
@@ -21,9 +21,6 @@ def classify(response: requests.Response) -> None:
         raise TransientError("probe", f"status {response.status_code}", status=response.status_code)
     if response.status_code >= 400:
         raise ApiError("probe", response.text[:200], status=response.status_code)
-
-
-stats = by_route  # this file's name for the per-route counts
 
 
 class RefreshingAuth:
@@ -45,16 +42,16 @@ class RefreshingAuth:
 
 def test_transient_statuses_and_dropped_connections_are_retried(probe_server: str) -> None:
     client = HttpClient("probe", classify=classify, policy=FAST)
-    arm(probe_server, route="GET /items/{item_id}", kind="status", status=503)
-    arm(probe_server, route="GET /items/{item_id}", kind="drop")
+    SandboxServer(probe_server).arm(route="GET /items/{item_id}", kind="status", status=503)
+    SandboxServer(probe_server).arm(route="GET /items/{item_id}", kind="drop")
     response = client.request("GET", f"{probe_server}/items/7", what="item 7")
     assert response.json()["id"] == 7
-    assert stats(probe_server)["GET /items/{item_id}"] == 3
+    assert SandboxServer(probe_server).by_route()["GET /items/{item_id}"] == 3
 
 
 def test_a_cut_off_body_is_retried(probe_server: str) -> None:
     client = HttpClient("probe", classify=classify, policy=FAST)
-    arm(probe_server, route="GET /items/{item_id}", kind="malformed")
+    SandboxServer(probe_server).arm(route="GET /items/{item_id}", kind="malformed")
 
     def strict(response: requests.Response) -> None:
         classify(response)
@@ -72,15 +69,15 @@ def test_client_errors_are_sent_once(probe_server: str) -> None:
     with pytest.raises(ApiError) as info:
         client.request("GET", f"{probe_server}/nowhere", what="missing")
     assert info.value.status == 404
-    assert stats(probe_server) == {"GET <unmatched>": 1}
+    assert SandboxServer(probe_server).by_route() == {"GET <unmatched>": 1}
 
 
 def test_retries_are_bounded(probe_server: str) -> None:
     client = HttpClient("probe", classify=classify, policy=FAST)
-    arm(probe_server, route="*", kind="status", status=502, count=10)
+    SandboxServer(probe_server).arm(route="*", kind="status", status=502, count=10)
     with pytest.raises(RetriesExhausted):
         client.request("GET", f"{probe_server}/items/1", what="item 1")
-    assert stats(probe_server)["GET /items/{item_id}"] == FAST.max_attempts
+    assert SandboxServer(probe_server).by_route()["GET /items/{item_id}"] == FAST.max_attempts
 
 
 def test_a_401_refreshes_once_and_sends_once_more(probe_server: str) -> None:
@@ -88,13 +85,13 @@ def test_a_401_refreshes_once_and_sends_once_more(probe_server: str) -> None:
     client = HttpClient("probe", classify=classify, policy=FAST, auth=auth)
     assert client.request("GET", f"{probe_server}/protected", what="protected").json() == {"ok": True}
     assert auth.refreshes == 1
-    assert stats(probe_server)["GET /protected"] == 2
+    assert SandboxServer(probe_server).by_route()["GET /protected"] == 2
 
 
 def test_a_second_401_is_not_refreshed_again(probe_server: str) -> None:
     auth = RefreshingAuth()
     client = HttpClient("probe", classify=classify, policy=FAST, auth=auth)
-    arm(probe_server, route="GET /protected", kind="expired_token", count=2)
+    SandboxServer(probe_server).arm(route="GET /protected", kind="expired_token", count=2)
     with pytest.raises(ApiError) as info:
         client.request("GET", f"{probe_server}/protected", what="protected")
     assert info.value.status == 401
@@ -113,6 +110,6 @@ def test_every_attempt_waits_for_the_limiter(probe_server: str) -> None:
 
     limiter.acquire = counting  # type: ignore[method-assign]
     client = HttpClient("probe", classify=classify, policy=FAST, limiter=limiter)
-    arm(probe_server, route="GET /items/{item_id}", kind="status", status=429)
+    SandboxServer(probe_server).arm(route="GET /items/{item_id}", kind="status", status=429)
     client.request("GET", f"{probe_server}/items/1", what="item 1")
     assert calls == 2

@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from support.sandbox import by_route, control
+from support.sandbox import pipedrive_server
 
 from ml_connector.audit import LoadSummary
 from ml_connector.fields import ResolvedFields, validate_field_definitions
@@ -106,6 +106,7 @@ class Env:
 
     def __init__(self, sandbox: RunningSandbox, area: StagingArea, hook: PipedriveHook) -> None:
         self.sandbox = sandbox
+        self.pipedrive = pipedrive_server(sandbox)
         self.area = area
         self.hook = hook
         self.resolved: ResolvedFields = validate_field_definitions(
@@ -140,16 +141,10 @@ class Env:
             **args,
         )
 
-    def control(self, method: str, path: str, body: Any = None) -> Any:
-        return control(self.sandbox.pipedrive_url, method, path, body)
-
-    def stats(self) -> dict[str, int]:
-        return by_route(self.sandbox.pipedrive_url)
-
     def calls_during(self, fn: Callable[[], Any]) -> tuple[Any, dict[str, int]]:
-        before = Counter(self.stats())
+        before = Counter(self.pipedrive.by_route())
         result = fn()
-        after = Counter(self.stats())
+        after = Counter(self.pipedrive.by_route())
         after.subtract(before)
         return result, {route: n for route, n in after.items() if n}
 
@@ -284,7 +279,7 @@ def test_with_inactive_policy_skip_an_inactive_record_is_left_alone(env: Env) ->
 def test_a_lost_identity_map_is_rebuilt_by_listing_not_search_so_a_lagging_index_makes_no_duplicate(
     env: Env,
 ) -> None:
-    env.control("POST", "/pipedrive/settings", {"search_index_lag_s": 60})
+    env.pipedrive.settings(search_index_lag_s=60)
     orgs, persons = orgs_and_persons(10)
     env.stage("run-1", orgs, persons)
     env.load("run-1")
@@ -378,13 +373,13 @@ def test_an_exhausted_budget_defers_the_rest_without_failing_and_the_next_run_wr
     orgs, persons = orgs_and_persons(20)
     env.stage("run-1", orgs, persons)
     reserve = env.hook.config.budget_reserve
-    env.control("POST", "/pipedrive/settings", {"daily_tokens_remaining": reserve + 10 + 8 * 5 + 2})
+    env.pipedrive.settings(daily_tokens_remaining=reserve + 10 + 8 * 5 + 2)
     summary = env.load("run-1", max_workers=1)
     assert summary.budget_exhausted
     assert summary.organizations.created == 8 and summary.organizations.deferred == 12
     assert summary.persons.deferred == 10 and summary.persons.created == 0
     # The next day: a new budget, and a new task with a new hook.
-    env.control("POST", "/pipedrive/settings", {"daily_tokens_remaining": 100_000})
+    env.pipedrive.settings(daily_tokens_remaining=100_000)
     env.hook.close()
     env.hook = PipedriveHook(retry_policy=FAST)
     assert len(env.by_workday_id()) == 8

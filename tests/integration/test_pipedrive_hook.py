@@ -9,10 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from support.sandbox import FAST
-from support.sandbox import arm as sandbox_arm
-from support.sandbox import by_route as sandbox_by_route
-from support.sandbox import control as sandbox_control
+from support.sandbox import FAST, pipedrive_server
 
 from ml_connector.hooks.pipedrive import PipedriveHook
 from ml_connector.http.errors import (
@@ -29,18 +26,6 @@ from ml_connector.sandbox.runtime import RunningSandbox
 ORGS = "/api/v2/organizations"
 
 
-def control(sandbox: RunningSandbox, method: str, path: str, body: Any = None) -> Any:
-    return sandbox_control(sandbox.pipedrive_url, method, path, body)
-
-
-def by_route(sandbox: RunningSandbox) -> dict[str, int]:
-    return sandbox_by_route(sandbox.pipedrive_url)
-
-
-def arm(sandbox: RunningSandbox, **fault: Any) -> None:
-    sandbox_arm(sandbox.pipedrive_url, **fault)
-
-
 def unique(prefix: str) -> str:
     return f"{prefix} {uuid.uuid4().hex[:8]}"
 
@@ -53,7 +38,7 @@ def test_cursor_paging_yields_every_record_one_page_at_a_time(
     pages = list(hook.iter_pages("organization", page_size=5))
     assert [len(page) for page in pages] == [5, 5, 2]
     assert [record["id"] for page in pages for record in page] == created
-    assert by_route(fresh_sandbox)[f"GET {ORGS}"] == 3
+    assert pipedrive_server(fresh_sandbox).by_route()[f"GET {ORGS}"] == 3
 
 
 def test_persons_of_one_organization_and_updated_since(hook: PipedriveHook) -> None:
@@ -142,20 +127,22 @@ def test_retryable_statuses_are_retried_then_succeed(
 ) -> None:
     org = hook.create("organization", {"name": f"Before {status}"})
     route = f"PATCH {ORGS}/{{id}}"
-    arm(fresh_sandbox, route=route, kind="status", status=status, count=2 if status != 429 else 1)
+    pipedrive_server(fresh_sandbox).arm(
+        route=route, kind="status", status=status, count=2 if status != 429 else 1
+    )
     patched = hook.patch("organization", org["id"], {"name": f"After {status}"})
     assert patched["name"] == f"After {status}"
     expected = 3 if status != 429 else 2
-    stats = control(fresh_sandbox, "GET", "/stats")
+    stats = pipedrive_server(fresh_sandbox).stats()
     assert stats["by_route"][route] == expected
     assert stats["tokens_spent"] == hook.tokens_spent == 10
 
 
 def test_a_throttled_create_is_resent(hook: PipedriveHook, fresh_sandbox: RunningSandbox) -> None:
     """A 429 means the server did nothing: even a create is safe to send again."""
-    arm(fresh_sandbox, route=f"POST {ORGS}", kind="status", status=429)
+    pipedrive_server(fresh_sandbox).arm(route=f"POST {ORGS}", kind="status", status=429)
     assert hook.create("organization", {"name": "Patient"})["name"] == "Patient"
-    assert by_route(fresh_sandbox)[f"POST {ORGS}"] == 2
+    assert pipedrive_server(fresh_sandbox).by_route()[f"POST {ORGS}"] == 2
 
 
 @pytest.mark.parametrize("fault", [{"kind": "status", "status": 503}, {"kind": "drop"}])
@@ -163,20 +150,20 @@ def test_a_create_that_may_have_been_applied_is_not_resent(
     hook: PipedriveHook, fresh_sandbox: RunningSandbox, fault: dict[str, object]
 ) -> None:
     """A 5xx or a dropped connection may come after the write: a second POST could duplicate it."""
-    arm(fresh_sandbox, route=f"POST {ORGS}", **fault)
+    pipedrive_server(fresh_sandbox).arm(route=f"POST {ORGS}", **fault)
     with pytest.raises(OutcomeUnknown, match="may have been applied"):
         hook.create("organization", {"name": "Once"})
-    assert by_route(fresh_sandbox)[f"POST {ORGS}"] == 1
+    assert pipedrive_server(fresh_sandbox).by_route()[f"POST {ORGS}"] == 1
 
 
 def test_dropped_connection_and_cut_off_read_are_retried(
     hook: PipedriveHook, fresh_sandbox: RunningSandbox
 ) -> None:
     org = hook.create("organization", {"name": "Sturdy"})
-    arm(fresh_sandbox, route=f"GET {ORGS}/{{id}}", kind="drop")
-    arm(fresh_sandbox, route=f"GET {ORGS}/{{id}}", kind="malformed")
+    pipedrive_server(fresh_sandbox).arm(route=f"GET {ORGS}/{{id}}", kind="drop")
+    pipedrive_server(fresh_sandbox).arm(route=f"GET {ORGS}/{{id}}", kind="malformed")
     assert hook.get("organization", org["id"]) == org
-    assert by_route(fresh_sandbox)[f"GET {ORGS}/{{id}}"] == 3
+    assert pipedrive_server(fresh_sandbox).by_route()[f"GET {ORGS}/{{id}}"] == 3
 
 
 def test_a_refused_connection_is_resent_even_for_a_create(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -196,10 +183,10 @@ def test_a_refused_connection_is_resent_even_for_a_create(monkeypatch: pytest.Mo
 
 def test_cut_off_create_is_not_repeated(hook: PipedriveHook, fresh_sandbox: RunningSandbox) -> None:
     """The server did the write; sending it again would make a duplicate."""
-    arm(fresh_sandbox, route=f"POST {ORGS}", kind="malformed")
+    pipedrive_server(fresh_sandbox).arm(route=f"POST {ORGS}", kind="malformed")
     with pytest.raises(ApiError, match="may have been applied"):
         hook.create("organization", {"name": "Once"})
-    assert by_route(fresh_sandbox)[f"POST {ORGS}"] == 1
+    assert pipedrive_server(fresh_sandbox).by_route()[f"POST {ORGS}"] == 1
 
 
 # -- what is never retried -------------------------------------------------------------------------------
@@ -211,7 +198,7 @@ def test_validation_error_surfaces_the_api_message_after_one_request(
     assert info.value.status == 400
     assert "Validation failed" in info.value.api_message
     assert info.value.detail == "ERR_SCHEMA_VALIDATION_FAILED"
-    assert by_route(fresh_sandbox)[f"POST {ORGS}"] == 1
+    assert pipedrive_server(fresh_sandbox).by_route()[f"POST {ORGS}"] == 1
 
 
 def test_not_found_surfaces_the_api_message_after_one_request(
@@ -221,23 +208,23 @@ def test_not_found_surfaces_the_api_message_after_one_request(
         hook.patch("organization", 424242, {"name": "Ghost"})
     assert info.value.status == 404
     assert "Organization not found" in str(info.value)
-    assert by_route(fresh_sandbox)[f"PATCH {ORGS}/{{id}}"] == 1
+    assert pipedrive_server(fresh_sandbox).by_route()[f"PATCH {ORGS}/{{id}}"] == 1
 
 
 def test_edge_403_html_stops_at_once(hook: PipedriveHook, fresh_sandbox: RunningSandbox) -> None:
-    arm(fresh_sandbox, route=f"POST {ORGS}", kind="status", status=403, count=5)
+    pipedrive_server(fresh_sandbox).arm(route=f"POST {ORGS}", kind="status", status=403, count=5)
     with pytest.raises(EdgeBlocked, match="Cloudflare"):
         hook.create("organization", {"name": "Blocked"})
-    assert by_route(fresh_sandbox)[f"POST {ORGS}"] == 1
+    assert pipedrive_server(fresh_sandbox).by_route()[f"POST {ORGS}"] == 1
 
 
 def test_edge_block_stops_a_concurrent_batch(hook: PipedriveHook, fresh_sandbox: RunningSandbox) -> None:
-    arm(fresh_sandbox, route=f"POST {ORGS}", kind="status", status=403, count=100)
+    pipedrive_server(fresh_sandbox).arm(route=f"POST {ORGS}", kind="status", status=403, count=100)
     outcomes = run_concurrently(
         lambda i: hook.create("organization", {"name": f"B{i}"}), range(40), max_workers=4
     )
     assert all(isinstance(r, EdgeBlocked) for _, r in outcomes)
-    assert by_route(fresh_sandbox)[f"POST {ORGS}"] <= 4
+    assert pipedrive_server(fresh_sandbox).by_route()[f"POST {ORGS}"] <= 4
 
 
 def test_json_403_is_an_ordinary_api_error(hook: PipedriveHook, fresh_sandbox: RunningSandbox) -> None:
@@ -247,8 +234,7 @@ def test_json_403_is_an_ordinary_api_error(hook: PipedriveHook, fresh_sandbox: R
         "errorCode": 403,
         "error_info": "Check scopes",
     }
-    arm(
-        fresh_sandbox,
+    pipedrive_server(fresh_sandbox).arm(
         route=f"POST {ORGS}",
         kind="status",
         status=403,
@@ -259,7 +245,7 @@ def test_json_403_is_an_ordinary_api_error(hook: PipedriveHook, fresh_sandbox: R
         hook.create("organization", {"name": "Scoped"})
     assert not isinstance(info.value, EdgeBlocked)
     assert info.value.status == 403 and "Scope and URL mismatch" in str(info.value)
-    assert by_route(fresh_sandbox)[f"POST {ORGS}"] == 1
+    assert pipedrive_server(fresh_sandbox).by_route()[f"POST {ORGS}"] == 1
 
 
 def test_wrong_api_token_is_rejected_without_retry(
@@ -273,7 +259,7 @@ def test_wrong_api_token_is_rejected_without_retry(
         hook.create("organization", {"name": "Nope"})
     message = str(info.value)
     assert "pipedrive_bad" in message and "unauthorized access" in message and "API token" in message
-    assert by_route(fresh_sandbox)[f"POST {ORGS}"] == 1
+    assert pipedrive_server(fresh_sandbox).by_route()[f"POST {ORGS}"] == 1
     assert "pipedrive POST /api/v2/organizations -> 401, cost 5 (not charged)" in caplog.text
     assert "credential alert: " in caplog.text and "pipedrive_bad" in caplog.text
     ok, why = hook.test_connection()
@@ -286,19 +272,19 @@ def test_budget_reserve_refuses_the_call_before_it_is_sent(
     hook: PipedriveHook, fresh_sandbox: RunningSandbox
 ) -> None:
     reserve = hook.config.budget_reserve
-    control(fresh_sandbox, "POST", "/pipedrive/settings", {"daily_tokens_remaining": reserve + 12})
+    pipedrive_server(fresh_sandbox).settings(daily_tokens_remaining=reserve + 12)
     assert hook.get("organization", 1) is None  # 1 token; learns the pool from the headers
     assert hook.daily_remaining == reserve + 11
     org = hook.create("organization", {"name": "Last One"})  # 5 -> reserve + 6
     hook.patch("organization", org["id"], {"name": "Last One!"})  # 5 -> reserve + 1
-    before = by_route(fresh_sandbox)
+    before = pipedrive_server(fresh_sandbox).by_route()
     with pytest.raises(BudgetExhausted) as info:
         hook.create("organization", {"name": "Too Many"})
     assert info.value.remaining == reserve + 1 and info.value.reserve == reserve
     with pytest.raises(BudgetExhausted):
         next(hook.iter_pages("organization"))
-    assert by_route(fresh_sandbox) == before
-    stats = control(fresh_sandbox, "GET", "/stats")
+    assert pipedrive_server(fresh_sandbox).by_route() == before
+    stats = pipedrive_server(fresh_sandbox).stats()
     assert hook.tokens_spent == stats["tokens_spent"] == 11
     assert "11 tokens spent" in hook.log_usage()
 
@@ -306,10 +292,10 @@ def test_budget_reserve_refuses_the_call_before_it_is_sent(
 def test_429_with_an_empty_daily_pool_is_budget_exhausted(
     hook: PipedriveHook, fresh_sandbox: RunningSandbox
 ) -> None:
-    control(fresh_sandbox, "POST", "/pipedrive/settings", {"daily_tokens_remaining": 0})
+    pipedrive_server(fresh_sandbox).settings(daily_tokens_remaining=0)
     with pytest.raises(BudgetExhausted):
         hook.create("organization", {"name": "Broke"})
-    assert by_route(fresh_sandbox)[f"POST {ORGS}"] == 1
+    assert pipedrive_server(fresh_sandbox).by_route()[f"POST {ORGS}"] == 1
     assert hook.daily_remaining == 0
 
 
@@ -325,6 +311,6 @@ def test_tokens_spent_matches_the_server(hook: PipedriveHook, fresh_sandbox: Run
         hook.create("organization", {})
     assert (
         hook.tokens_spent
-        == control(fresh_sandbox, "GET", "/stats")["tokens_spent"]
+        == pipedrive_server(fresh_sandbox).stats()["tokens_spent"]
         == 5 + 1 + 1 + 10 + 20 + 10 + 2 + 5
     )

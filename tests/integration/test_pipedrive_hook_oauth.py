@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 from cryptography.fernet import Fernet
-from support.sandbox import stats as sandbox_stats
+from support.sandbox import pipedrive_server
 
 from ml_connector.hooks.pipedrive import PipedriveHook
 from ml_connector.http.errors import CredentialRejected
@@ -28,10 +28,6 @@ def oauth_state(sandbox: RunningSandbox, **settings: Any) -> dict[str, Any]:
     response = requests.post(url, json=settings, timeout=10) if settings else requests.get(url, timeout=10)
     response.raise_for_status()
     return dict(response.json())
-
-
-def stats(sandbox: RunningSandbox) -> dict[str, Any]:
-    return sandbox_stats(sandbox.pipedrive_url)
 
 
 def oauth_connection(sandbox: RunningSandbox, **overrides: Any) -> str:
@@ -80,7 +76,7 @@ def test_calls_go_to_api_domain_with_a_bearer_and_refresh_after_401(
         assert oauth_state(oauth_env)["refresh_count"] == refreshes + 1
 
     assert "pipedrive GET /api/v2/organizations/{id} -> 401" in caplog.text
-    s = stats(oauth_env)
+    s = pipedrive_server(oauth_env).stats()
     assert s["by_status"].get("401") == 1  # the expired token, answered once, then the refreshed one
     assert s["by_route"]["GET /api/v2/organizations/{id}"] == 2
     assert hook.tokens_spent == s["tokens_spent"]
@@ -96,4 +92,4 @@ def test_revoked_refresh_token_is_a_credential_error_naming_the_connection(oauth
         hook.create("organization", {"name": "Nope"})
     assert "pipedrive_oauth" in str(info.value)
     assert oauth_env.config.pipedrive.refresh_token not in str(info.value)
-    assert "POST /api/v2/organizations" not in stats(oauth_env)["by_route"]
+    assert "POST /api/v2/organizations" not in pipedrive_server(oauth_env).stats()["by_route"]

@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 import pytest
-from support.sandbox import stats as sandbox_stats
+from support.sandbox import pipedrive_server
 
 from ml_connector.hooks.pipedrive import PipedriveHook
 from ml_connector.hooks.pipedrive_http import SAFETY_MARGIN, WINDOW_SLACK_S
 from ml_connector.load.execute import run_concurrently
 from ml_connector.pipedrive_limits import BURST_LIMITS, WINDOW_S
 from ml_connector.sandbox.runtime import RunningSandbox
-
-
-def stats(sandbox: RunningSandbox) -> dict[str, Any]:
-    return sandbox_stats(sandbox.pipedrive_url)
 
 
 @pytest.fixture()
@@ -38,7 +33,7 @@ def test_concurrent_creates_and_listing_meet_no_429(growth: RunningSandbox) -> N
 
     assert not [r for _, r in outcomes if isinstance(r, Exception)]
     assert len(listed) == 300
-    s = stats(growth)
+    s = pipedrive_server(growth).stats()
     assert "429" not in s["by_status"], s["by_status"]
     assert s["requests_total"] == 303
     assert hook.tokens_spent == s["tokens_spent"] == 300 * 5 + 3 * 10
@@ -58,6 +53,6 @@ def test_searches_stay_under_ten_per_two_seconds(growth: RunningSandbox) -> None
         lambda i: hooks[i % 2].search("organization", "Findable"), range(25), max_workers=4
     )
     assert all(not isinstance(r, Exception) and len(r) == 1 for _, r in outcomes)
-    s = stats(growth)
+    s = pipedrive_server(growth).stats()
     assert "429" not in s["by_status"], s["by_status"]
     assert s["by_route"]["GET /api/v2/organizations/search"] == 25

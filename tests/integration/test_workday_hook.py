@@ -12,17 +12,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
+from support.sandbox import workday_server
 from workday_support import (
     OWNER,
     REST_GET,
     REVENUE_POST,
     TOKEN_POST,
-    by_route,
-    control,
     flat,
     isu_json,
     oauth_uri,
-    summary,
 )
 
 from ml_connector.hooks.workday import WorkdayHook
@@ -36,14 +34,17 @@ def test_soap_customers_full_scan_pages_through_every_customer_with_typed_fields
 ) -> None:
     hook = workday_connect(oauth_uri(fresh_sandbox, page_size=25))
     pages = list(hook.iter_customers())
-    total = summary(fresh_sandbox)["customers"]["total"]
+    total = workday_server(fresh_sandbox).summary()["customers"]["total"]
     assert [len(p) for p in pages] == [25] * (total // 25) + ([total % 25] if total % 25 else [])
     customers: list[WorkdayCustomer] = flat(iter(pages))
     assert len({c.workday_id for c in customers}) == total
-    assert by_route(fresh_sandbox)[REVENUE_POST] == math.ceil(total / 25)
+    assert workday_server(fresh_sandbox).by_route()[REVENUE_POST] == math.ceil(total / 25)
 
     assert {c.status for c in customers} <= {"ACTIVE", "INACTIVE"}
-    assert sum(c.status == "INACTIVE" for c in customers) == summary(fresh_sandbox)["customers"]["inactive"]
+    assert (
+        sum(c.status == "INACTIVE" for c in customers)
+        == workday_server(fresh_sandbox).summary()["customers"]["inactive"]
+    )
     assert len({c.as_of for c in customers}) == 1 and all(c.source == "soap" for c in customers)
     for c in customers:
         assert c.workday_id.startswith("CUS-") and c.wid and c.reference_id and c.name
@@ -64,10 +65,10 @@ def test_pinned_as_of_keeps_the_result_set_while_customers_are_created(
     fresh_sandbox: RunningSandbox, workday_connect: Callable[[str], WorkdayHook]
 ) -> None:
     hook = workday_connect(oauth_uri(fresh_sandbox, page_size=25))
-    before = summary(fresh_sandbox)["customers"]["total"]
+    before = workday_server(fresh_sandbox).summary()["customers"]["total"]
     pages = hook.iter_customers()
     seen = list(next(pages))
-    created = control(fresh_sandbox, "POST", "/workday/mutate", {"create_customers": 3})["created_customers"]
+    created = workday_server(fresh_sandbox).mutate(create_customers=3)["created_customers"]
     seen += flat(pages)
     assert len(seen) == before
     assert not {c.workday_id for c in seen} & set(created)
@@ -81,9 +82,9 @@ def test_suppliers_window_returns_only_suppliers_updated_in_it(
 ) -> None:
     hook = workday_connect(oauth_uri(fresh_sandbox, page_size=10))
     everyone = flat(hook.iter_suppliers())
-    assert len(everyone) == summary(fresh_sandbox)["suppliers"]["total"]
+    assert len(everyone) == workday_server(fresh_sandbox).summary()["suppliers"]["total"]
     start = datetime.now(UTC) - timedelta(seconds=1)
-    changed = control(fresh_sandbox, "POST", "/workday/mutate", {"update_suppliers": 3})["updated_suppliers"]
+    changed = workday_server(fresh_sandbox).mutate(update_suppliers=3)["updated_suppliers"]
     end = datetime.now(UTC) + timedelta(seconds=5)
     window = flat(hook.iter_suppliers(start, end))
     assert sorted(s.workday_id for s in window) == sorted(changed)
@@ -98,7 +99,7 @@ def test_contacts_belong_to_a_customer_or_a_supplier(
 ) -> None:
     hook = workday_connect(oauth_uri(fresh_sandbox, page_size=100))
     contacts = flat(hook.iter_contacts())
-    assert len(contacts) == summary(fresh_sandbox)["contacts"]["total"]
+    assert len(contacts) == workday_server(fresh_sandbox).summary()["contacts"]["total"]
     customers = {c.workday_id for c in flat(hook.iter_customers())}
     suppliers = {s.workday_id for s in flat(hook.iter_suppliers())}
     for contact in contacts:
@@ -114,12 +115,12 @@ def test_rest_customers_page_by_offset_up_to_100(
 ) -> None:
     hook = workday_connect(oauth_uri(fresh_sandbox, customers_source="rest"))
     pages = list(hook.iter_customers(updated_from=datetime.now(UTC)))  # no date filter: full scan
-    total = summary(fresh_sandbox)["customers"]["total"]
+    total = workday_server(fresh_sandbox).summary()["customers"]["total"]
     assert [len(p) for p in pages] == [100, total - 100]
     customers = flat(iter(pages))
     assert all(c.source == "rest" and c.workday_id == c.wid for c in customers)
     assert all(c.category and c.category.descriptor and c.payment_terms for c in customers)
-    assert by_route(fresh_sandbox)[REST_GET] == 2
+    assert workday_server(fresh_sandbox).by_route()[REST_GET] == 2
 
 
 def test_raas_customers_and_suppliers_with_isu_basic_auth_and_date_prompts(
@@ -133,7 +134,7 @@ def test_raas_customers_and_suppliers_with_isu_basic_auth_and_date_prompts(
             suppliers_source=f"raas:{OWNER}/ML_Connector_Suppliers",
         )
     )
-    counts = summary(fresh_sandbox)
+    counts = workday_server(fresh_sandbox).summary()
     pages = list(hook.iter_customers())
     assert sum(map(len, pages)) == counts["customers"]["total"] and max(map(len, pages)) == 50
     customer = pages[0][0]
@@ -148,9 +149,7 @@ def test_raas_customers_and_suppliers_with_isu_basic_auth_and_date_prompts(
     assert len(flat(hook.iter_suppliers())) == counts["suppliers"]["total"]
 
     start = datetime.now(UTC) - timedelta(seconds=1)
-    changed = control(
-        fresh_sandbox, "POST", "/workday/mutate", {"update_customers": 2, "update_suppliers": 2}
-    )
+    changed = workday_server(fresh_sandbox).mutate(update_customers=2, update_suppliers=2)
     end = datetime.now(UTC) + timedelta(seconds=5)
     assert sorted(c.workday_id for c in flat(hook.iter_customers(start, end))) == sorted(
         changed["updated_customers"]
@@ -159,25 +158,25 @@ def test_raas_customers_and_suppliers_with_isu_basic_auth_and_date_prompts(
         changed["updated_suppliers"]
     )
     assert flat(hook.iter_customers(end, end + timedelta(hours=1))) == []
-    assert TOKEN_POST not in by_route(fresh_sandbox)
+    assert TOKEN_POST not in workday_server(fresh_sandbox).by_route()
 
 
 def test_raas_with_oauth_bearer(
     fresh_sandbox: RunningSandbox, workday_connect: Callable[[str], WorkdayHook]
 ) -> None:
     hook = workday_connect(oauth_uri(fresh_sandbox, customers_source=f"raas:{OWNER}/ML_Connector_Customers"))
-    assert len(flat(hook.iter_customers())) == summary(fresh_sandbox)["customers"]["total"]
+    assert len(flat(hook.iter_customers())) == workday_server(fresh_sandbox).summary()["customers"]["total"]
 
 
 def test_isu_soap_uses_ws_security_and_never_asks_for_a_token(
     fresh_sandbox: RunningSandbox, workday_connect: Callable[[str], WorkdayHook]
 ) -> None:
     hook = workday_connect(isu_json(fresh_sandbox, page_size=50))
-    assert len(flat(hook.iter_customers())) == summary(fresh_sandbox)["customers"]["total"]
-    assert len(flat(hook.iter_suppliers())) == summary(fresh_sandbox)["suppliers"]["total"]
-    routes = by_route(fresh_sandbox)
+    assert len(flat(hook.iter_customers())) == workday_server(fresh_sandbox).summary()["customers"]["total"]
+    assert len(flat(hook.iter_suppliers())) == workday_server(fresh_sandbox).summary()["suppliers"]["total"]
+    routes = workday_server(fresh_sandbox).by_route()
     assert TOKEN_POST not in routes and routes[REVENUE_POST] == math.ceil(
-        summary(fresh_sandbox)["customers"]["total"] / 50
+        workday_server(fresh_sandbox).summary()["customers"]["total"] / 50
     )
 
 
@@ -192,15 +191,18 @@ def test_wsdl_location_override_reads_a_local_wsdl_file(
         oauth_uri(fresh_sandbox, page_size=200, wsdl_location_revenue_management=str(path))
     )
     assert hook.config.wsdl_url("Revenue_Management") == str(path)
-    assert len(flat(hook.iter_customers())) == summary(fresh_sandbox)["customers"]["total"]
-    assert by_route(fresh_sandbox)["GET /ccx/service/{tenant}/Revenue_Management/{version}"] == 1  # ours
+    assert len(flat(hook.iter_customers())) == workday_server(fresh_sandbox).summary()["customers"]["total"]
+    assert (
+        workday_server(fresh_sandbox).by_route()["GET /ccx/service/{tenant}/Revenue_Management/{version}"]
+        == 1  # ours
+    )
 
 
 def test_test_connection_reports_both_sources(
     fresh_sandbox: RunningSandbox, workday_connect: Callable[[str], WorkdayHook]
 ) -> None:
     ok, message = workday_connect(oauth_uri(fresh_sandbox)).test_connection()
-    counts = summary(fresh_sandbox)
+    counts = workday_server(fresh_sandbox).summary()
     assert ok, message
     assert (
         f"{counts['customers']['total']} records" in message
@@ -234,5 +236,5 @@ def test_one_page_in_flight_per_tenant_across_hooks_and_threads(
 
     with ThreadPoolExecutor(3) as pool:
         counts = list(pool.map(lambda h: len(flat(h.iter_customers())), hooks))
-    assert counts == [summary(fresh_sandbox)["customers"]["total"]] * 3
+    assert counts == [workday_server(fresh_sandbox).summary()["customers"]["total"]] * 3
     assert peak[0] == 1

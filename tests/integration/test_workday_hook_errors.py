@@ -11,16 +11,14 @@ from typing import Any
 
 import pytest
 import requests
+from support.sandbox import workday_server
 from workday_support import (
     REST_GET,
     REVENUE_POST,
     TOKEN_POST,
-    by_route,
-    control,
     flat,
     isu_json,
     oauth_uri,
-    summary,
 )
 
 from ml_connector.hooks.workday import RESOURCE, WorkdayHook
@@ -49,12 +47,8 @@ XXE = (
 Connect = Callable[[str], WorkdayHook]
 
 
-def arm(sandbox: RunningSandbox, **fault: Any) -> None:
-    control(sandbox, "POST", "/faults", fault)
-
-
 def pages_of(sandbox: RunningSandbox, kind: str, size: int) -> int:
-    return math.ceil(int(summary(sandbox)[kind]["total"]) / size)
+    return math.ceil(int(workday_server(sandbox).summary()[kind]["total"]) / size)
 
 
 # -- retried ---------------------------------------------------------------------------------------------
@@ -74,25 +68,28 @@ def test_soap_transient_failures_are_retried_then_succeed(
     fresh_sandbox: RunningSandbox, workday_connect: Connect, fault: dict[str, Any]
 ) -> None:
     hook = workday_connect(oauth_uri(fresh_sandbox, page_size=50))
-    arm(fresh_sandbox, route=REVENUE_POST, **fault)
+    workday_server(fresh_sandbox).arm(route=REVENUE_POST, **fault)
     customers = flat(hook.iter_customers())
-    assert len(customers) == summary(fresh_sandbox)["customers"]["total"]
-    assert by_route(fresh_sandbox)[REVENUE_POST] == pages_of(fresh_sandbox, "customers", 50) + fault["count"]
+    assert len(customers) == workday_server(fresh_sandbox).summary()["customers"]["total"]
+    assert (
+        workday_server(fresh_sandbox).by_route()[REVENUE_POST]
+        == pages_of(fresh_sandbox, "customers", 50) + fault["count"]
+    )
 
 
 def test_rest_429_is_retried(fresh_sandbox: RunningSandbox, workday_connect: Connect) -> None:
     hook = workday_connect(oauth_uri(fresh_sandbox, customers_source="rest"))
-    arm(fresh_sandbox, route=REST_GET, kind="status", status=429, count=2)
-    assert len(flat(hook.iter_customers())) == summary(fresh_sandbox)["customers"]["total"]
-    assert by_route(fresh_sandbox)[REST_GET] == 2 + 2
+    workday_server(fresh_sandbox).arm(route=REST_GET, kind="status", status=429, count=2)
+    assert len(flat(hook.iter_customers())) == workday_server(fresh_sandbox).summary()["customers"]["total"]
+    assert workday_server(fresh_sandbox).by_route()[REST_GET] == 2 + 2
 
 
 def test_retries_are_bounded(fresh_sandbox: RunningSandbox, workday_connect: Connect) -> None:
     hook = workday_connect(oauth_uri(fresh_sandbox))
-    arm(fresh_sandbox, route=REVENUE_POST, kind="status", status=503, count=10)
+    workday_server(fresh_sandbox).arm(route=REVENUE_POST, kind="status", status=503, count=10)
     with pytest.raises(RetriesExhausted, match="Get_Customers page 1"):
         flat(hook.iter_customers())
-    assert by_route(fresh_sandbox)[REVENUE_POST] == 4  # FAST.max_attempts
+    assert workday_server(fresh_sandbox).by_route()[REVENUE_POST] == 4  # FAST.max_attempts
 
 
 def test_expired_bearer_on_soap_refreshes_once_and_sends_once_more(
@@ -101,9 +98,9 @@ def test_expired_bearer_on_soap_refreshes_once_and_sends_once_more(
     hook = workday_connect(oauth_uri(fresh_sandbox, page_size=50))
     pages = pages_of(fresh_sandbox, "customers", 50)
     assert flat(hook.iter_customers())
-    control(fresh_sandbox, "POST", "/oauth", {"expire_access_tokens": True})
-    assert len(flat(hook.iter_customers())) == summary(fresh_sandbox)["customers"]["total"]
-    routes = by_route(fresh_sandbox)
+    workday_server(fresh_sandbox).control("POST", "/oauth", {"expire_access_tokens": True})
+    assert len(flat(hook.iter_customers())) == workday_server(fresh_sandbox).summary()["customers"]["total"]
+    routes = workday_server(fresh_sandbox).by_route()
     assert routes[TOKEN_POST] == 2
     assert routes[REVENUE_POST] == 2 * pages + 1
 
@@ -119,7 +116,7 @@ def test_validation_fault_carries_the_api_message_and_xpath_and_is_not_retried(
     assert "Validation error occurred" in str(error) and "'1000'" in error.api_message
     assert error.issues[0].xpath == "/wd:Get_Customers_Request[1]/wd:Response_Filter[1]/wd:Count[1]"
     assert error.issues[0].xpath in str(error)
-    assert by_route(fresh_sandbox)[REVENUE_POST] == 1
+    assert workday_server(fresh_sandbox).by_route()[REVENUE_POST] == 1
 
 
 def test_invalid_reference_is_a_validation_error_after_one_request(
@@ -132,7 +129,10 @@ def test_invalid_reference_is_a_validation_error_after_one_request(
     with pytest.raises(WorkdayValidationError, match=r"Invalid ID value.*'NOPE'") as caught:
         next(hook.iter_soap_pages(RESOURCE, "Get_Suppliers", "Supplier", request_criteria=criteria))
     assert "Supplier_Category_Reference" in (caught.value.issues[0].xpath or "")
-    assert by_route(fresh_sandbox)["POST /ccx/service/{tenant}/Resource_Management/{version}"] == 1
+    assert (
+        workday_server(fresh_sandbox).by_route()["POST /ccx/service/{tenant}/Resource_Management/{version}"]
+        == 1
+    )
 
 
 def test_bad_isu_password_is_credential_rejected_after_one_request(
@@ -146,7 +146,7 @@ def test_bad_isu_password_is_credential_rejected_after_one_request(
     message = str(caught.value)
     assert "workday_default" in message and "Integration System User" in message
     assert "not-the-isu-password" not in message
-    assert by_route(fresh_sandbox)[REVENUE_POST] == 1
+    assert workday_server(fresh_sandbox).by_route()[REVENUE_POST] == 1
     ok, text = hook.test_connection()
     assert not ok and "CredentialRejected" in text and "not-the-isu-password" not in text
 
@@ -155,24 +155,26 @@ def test_revoked_refresh_token_is_credential_rejected(
     fresh_sandbox: RunningSandbox, workday_connect: Connect
 ) -> None:
     hook = workday_connect(oauth_uri(fresh_sandbox))
-    control(fresh_sandbox, "POST", "/oauth", {"revoke_refresh_tokens": True})
+    workday_server(fresh_sandbox).control("POST", "/oauth", {"revoke_refresh_tokens": True})
     with pytest.raises(CredentialRejected):
         flat(hook.iter_customers())
-    assert REVENUE_POST not in by_route(fresh_sandbox)
+    assert REVENUE_POST not in workday_server(fresh_sandbox).by_route()
 
 
 def test_xxe_payload_is_refused_without_reading_the_file(
     fresh_sandbox: RunningSandbox, workday_connect: Connect
 ) -> None:
     hook = workday_connect(oauth_uri(fresh_sandbox))
-    arm(fresh_sandbox, route=REVENUE_POST, kind="status", status=200, content_type="text/xml", body=XXE)
+    workday_server(fresh_sandbox).arm(
+        route=REVENUE_POST, kind="status", status=200, content_type="text/xml", body=XXE
+    )
     with pytest.raises(UnsafeXml) as caught:
         flat(hook.iter_customers())
     hostname = Path("/etc/hostname").read_text().strip() if Path("/etc/hostname").is_file() else None
     if hostname:
         assert hostname not in str(caught.value) and hostname not in repr(caught.value.__dict__)
     assert "DOCTYPE" in str(caught.value)
-    assert by_route(fresh_sandbox)[REVENUE_POST] == 1
+    assert workday_server(fresh_sandbox).by_route()[REVENUE_POST] == 1
 
 
 def test_rest_mode_with_an_isu_is_refused_before_any_request(
@@ -192,7 +194,7 @@ def test_no_secret_in_logs_messages_or_reprs(
     seen: list[str] = []
     oauth = workday_connect(oauth_uri(fresh_sandbox, page_size=60))
     flat(oauth.iter_customers())
-    control(fresh_sandbox, "POST", "/oauth", {"expire_access_tokens": True})
+    workday_server(fresh_sandbox).control("POST", "/oauth", {"expire_access_tokens": True})
     flat(oauth.iter_contacts())
     seen += [repr(oauth), repr(oauth.config), str(oauth.config.model_dump())]
     isu = workday_connect(isu_json(fresh_sandbox, page_size=60))
@@ -241,7 +243,9 @@ def test_an_unreadable_record_is_set_aside_and_the_rest_of_the_page_goes_on(
     ).text
     start = page.index("<wd:Credit_Limit>") + len("<wd:Credit_Limit>")
     broken = page[:start] + "lots" + page[page.index("</wd:Credit_Limit>", start) :]
-    arm(fresh_sandbox, route=REVENUE_POST, kind="status", status=200, content_type="text/xml", body=broken)
+    workday_server(fresh_sandbox).arm(
+        route=REVENUE_POST, kind="status", status=200, content_type="text/xml", body=broken
+    )
     again = workday_connect(oauth_uri(fresh_sandbox, page_size=999))
     read = flat(again.iter_customers())
     assert len(read) == len(good) - 1

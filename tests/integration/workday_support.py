@@ -1,4 +1,4 @@
-"""Shared helpers for the WorkdayHook integration tests: sandbox control calls and connection forms."""
+"""Shared helpers for the WorkdayHook integration tests: route templates and connection forms."""
 
 from __future__ import annotations
 
@@ -6,9 +6,6 @@ import json
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
-
-from support.sandbox import by_route as sandbox_by_route
-from support.sandbox import control as sandbox_control
 
 from ml_connector.sandbox.runtime import RunningSandbox
 
@@ -18,18 +15,6 @@ TOKEN_POST = "POST /ccx/oauth2/{tenant}/token"
 REST_GET = "GET /ccx/api/customerAccounts/v1/{tenant}/customers"
 RAAS_GET = "GET /ccx/service/customreport2/{tenant}/{owner}/{report}"
 OWNER = "ISU_ML_Connector"
-
-
-def control(sandbox: RunningSandbox, method: str, path: str, body: Any = None) -> Any:
-    return sandbox_control(sandbox.workday_url, method, path, body)
-
-
-def by_route(sandbox: RunningSandbox) -> dict[str, int]:
-    return sandbox_by_route(sandbox.workday_url)
-
-
-def summary(sandbox: RunningSandbox) -> dict[str, Any]:
-    return dict(control(sandbox, "GET", "/workday/summary"))
 
 
 def oauth_uri(sandbox: RunningSandbox, **extra: Any) -> str:

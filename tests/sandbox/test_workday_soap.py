@@ -13,6 +13,7 @@ import pytest
 import requests
 import zeep
 from lxml import etree
+from support.sandbox import workday_server
 from zeep.exceptions import Fault
 from zeep.plugins import Plugin
 from zeep.transports import Transport
@@ -118,18 +119,6 @@ def ref_id(reference: Any, id_type: str) -> str:
     return next(str(i._value_1) for i in reference.ID if i.type == id_type)
 
 
-def mutate(sb: RunningSandbox, **spec: int) -> dict[str, Any]:
-    response = requests.post(f"{sb.workday_url}/_sandbox/workday/mutate", json=spec, timeout=10)
-    response.raise_for_status()
-    result: dict[str, Any] = response.json()
-    return result
-
-
-def summary(sb: RunningSandbox) -> dict[str, Any]:
-    result: dict[str, Any] = requests.get(f"{sb.workday_url}/_sandbox/workday/summary", timeout=10).json()
-    return result
-
-
 def fault_of(call: Callable[[], Any]) -> Fault:
     with pytest.raises(Fault) as info:
         call()
@@ -223,7 +212,9 @@ def test_pinned_as_of_keeps_pages_stable_while_data_changes(
     assert isinstance(as_of, datetime)
     seen = {ref_id(c.Customer_Reference, "Customer_ID"): _terms(c) for c in customers}
     total_pages = one(first.Response_Results).Total_Pages
-    changes = mutate(fresh_sandbox, create_customers=5, update_customers=40, deactivate_customers=3)
+    changes = workday_server(fresh_sandbox).mutate(
+        create_customers=5, update_customers=40, deactivate_customers=3
+    )
     for page in range(2, int(total_pages) + 1):
         response, customers = _customer_page(client, page, as_of)
         assert one(response.Response_Results).Total_Results == 120
@@ -231,7 +222,7 @@ def test_pinned_as_of_keeps_pages_stable_while_data_changes(
         for c in customers:
             seen[ref_id(c.Customer_Reference, "Customer_ID")] = _terms(c)
         if page == 2:
-            mutate(fresh_sandbox, create_customers=2, update_customers=10)
+            workday_server(fresh_sandbox).mutate(create_customers=2, update_customers=10)
     assert sorted(seen) == [f"CUS-{n:06d}" for n in range(1, 121)]
     # An unpinned run sees the new and changed customers.
     fresh, _ = _customer_page(client, 1)
@@ -309,7 +300,9 @@ def test_supplier_update_window_returns_exactly_the_changed_suppliers(
     assert 5 < len(in_september) < 40
     assert in_september == sorted(r["Supplier_ID"] for r in report["Report_Entry"])
 
-    changes = mutate(fresh_sandbox, update_suppliers=4, create_suppliers=2, deactivate_suppliers=1)
+    changes = workday_server(fresh_sandbox).mutate(
+        update_suppliers=4, create_suppliers=2, deactivate_suppliers=1
+    )
     at = datetime.fromisoformat(changes["at"])
     expected = changes["updated_suppliers"] + changes["created_suppliers"] + changes["deactivated_suppliers"]
     assert window(at, at + timedelta(milliseconds=1)) == sorted(expected)
@@ -328,7 +321,10 @@ def test_supplier_status_and_category_filters(
         ]
     }
     response = client.service.Get_Suppliers(Request_Criteria=status, Response_Filter={"Count": 999})
-    assert one(response.Response_Results).Total_Results == summary(fresh_sandbox)["suppliers"]["inactive"]
+    assert (
+        one(response.Response_Results).Total_Results
+        == workday_server(fresh_sandbox).summary()["suppliers"]["inactive"]
+    )
     category = {
         "Supplier_Category_Reference": [{"ID": [{"type": "Supplier_Category_ID", "_value_1": "LOGISTICS"}]}]
     }
@@ -352,7 +348,7 @@ def test_business_entity_contacts_cover_customers_and_suppliers(
     client = soap(fresh_sandbox, REVENUE)
     response = client.service.Get_Business_Entity_Contacts(Response_Filter={"Count": 999})
     contacts = rows(response, "Business_Entity_Contact")
-    assert len(contacts) == summary(fresh_sandbox)["contacts"]["total"]
+    assert len(contacts) == workday_server(fresh_sandbox).summary()["contacts"]["total"]
     owners = set()
     for contact in contacts:
         data = one(contact.Business_Entity_Contact_Data)

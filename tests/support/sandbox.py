@@ -7,6 +7,7 @@ these, so a change to the control plane is made in one place.
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -18,25 +19,65 @@ from ml_connector.sandbox.runtime import RunningSandbox
 FAST = RetryPolicy(max_attempts=4, base_delay_s=0.01, max_delay_s=0.05, rng=random.Random(0))
 
 
-def control(server_url: str, method: str, path: str, body: Any = None) -> Any:
-    """``METHOD /_sandbox<path>`` on one server (Workday's or Pipedrive's); raises on an error status."""
-    response = requests.request(method, f"{server_url}/_sandbox{path}", json=body, timeout=60)
-    response.raise_for_status()
-    return response.json()
+@dataclass(frozen=True)
+class SandboxServer:
+    """The control plane (``/_sandbox/...``) of one server: Workday's, Pipedrive's or a probe's.
+
+    Only a URL, so a test can build one wherever it needs it: ``pipedrive_server(sandbox).by_route()``.
+    """
+
+    url: str
+
+    def control(self, method: str, path: str, body: Any = None) -> Any:
+        """``METHOD /_sandbox<path>``; raises on an error status."""
+        response = requests.request(method, f"{self.url}/_sandbox{path}", json=body, timeout=60)
+        response.raise_for_status()
+        return response.json()
+
+    def stats(self) -> dict[str, Any]:
+        """Requests in total, by route template and by status (Pipedrive adds tokens spent)."""
+        return dict(self.control("GET", "/stats"))
+
+    def by_route(self) -> dict[str, int]:
+        return dict(self.stats()["by_route"])
+
+    def arm(self, **fault: Any) -> None:
+        """Arm one fault, e.g. ``arm(route="POST /api/v2/organizations", kind="status", status=503)``."""
+        self.control("POST", "/faults", fault)
+
+    def reset(self) -> None:
+        """Back to the seeded data, with no statistics, faults or issued tokens."""
+        self.control("POST", "/reset")
 
 
-def stats(server_url: str) -> dict[str, Any]:
-    """Requests in total, by route template and by status (Pipedrive adds tokens spent)."""
-    return dict(control(server_url, "GET", "/stats"))
+@dataclass(frozen=True)
+class PipedriveServer(SandboxServer):
+    """Pipedrive's control plane, which also takes runtime settings (limits, budget, search lag)."""
+
+    def settings(self, **values: Any) -> dict[str, Any]:
+        """Change the server's behaviour, e.g. ``settings(daily_tokens_remaining=0)``; returns them all."""
+        return dict(self.control("POST", "/pipedrive/settings", values))
 
 
-def by_route(server_url: str) -> dict[str, int]:
-    return dict(stats(server_url)["by_route"])
+@dataclass(frozen=True)
+class WorkdayServer(SandboxServer):
+    """Workday's control plane, which also counts and changes the tenant's data."""
+
+    def summary(self) -> dict[str, Any]:
+        """How many records of each kind the tenant holds (in total, inactive, ...)."""
+        return dict(self.control("GET", "/workday/summary"))
+
+    def mutate(self, **spec: int) -> dict[str, Any]:
+        """Change the tenant's data, e.g. ``mutate(create_customers=3)``; returns what changed."""
+        return dict(self.control("POST", "/workday/mutate", spec))
 
 
-def arm(server_url: str, **fault: Any) -> None:
-    """Arm one fault, e.g. ``arm(url, route="POST /api/v2/organizations", kind="status", status=503)``."""
-    control(server_url, "POST", "/faults", fault)
+def pipedrive_server(sandbox: RunningSandbox) -> PipedriveServer:
+    return PipedriveServer(sandbox.pipedrive_url)
+
+
+def workday_server(sandbox: RunningSandbox) -> WorkdayServer:
+    return WorkdayServer(sandbox.workday_url)
 
 
 class PipedriveApi(requests.Session):
@@ -45,6 +86,7 @@ class PipedriveApi(requests.Session):
     def __init__(self, sandbox: RunningSandbox, *, rate_limits: bool = True) -> None:
         super().__init__()
         self.base = sandbox.pipedrive_url
+        self.server = pipedrive_server(sandbox)
         self.headers["x-api-token"] = sandbox.config.pipedrive.api_token
         if not rate_limits:  # most API tests are not about the limits; theirs turn them on
             self.settings(enforce_rate_limits=False)
@@ -59,10 +101,10 @@ class PipedriveApi(requests.Session):
         return response.json()["data"]
 
     def settings(self, **values: Any) -> dict[str, Any]:
-        return dict(control(self.base, "POST", "/pipedrive/settings", values))
+        return self.server.settings(**values)
 
     def stats(self) -> dict[str, Any]:
-        return stats(self.base)
+        return self.server.stats()
 
     def records(self, kind: str) -> list[dict[str, Any]]:
         """Every live record of ``organizations`` or ``persons``, paged with the v2 cursor."""

@@ -17,7 +17,7 @@ from croniter import croniter
 
 from ml_connector.sandbox.runtime import RunningSandbox
 from ml_connector.staging.area import StagingArea
-from support.sandbox import PipedriveApi, control, stats
+from support.sandbox import PipedriveApi, pipedrive_server, workday_server
 
 
 @dataclass
@@ -29,14 +29,14 @@ class SyncWorld:
     run: Callable[..., Any]
 
     def pipedrive_stats(self) -> dict[str, Any]:
-        return stats(self.sandbox.pipedrive_url)
+        return pipedrive_server(self.sandbox).stats()
 
     def workday(self, method: str, path: str, body: Any = None) -> Any:
         """A call to the Workday sandbox's control plane, e.g. ``("POST", "/workday/mutate", {...})``."""
-        return control(self.sandbox.workday_url, method, path, body)
+        return workday_server(self.sandbox).control(method, path, body)
 
     def pipedrive(self, method: str, path: str, body: Any = None) -> Any:
-        return control(self.sandbox.pipedrive_url, method, path, body)
+        return pipedrive_server(self.sandbox).control(method, path, body)
 
     def records(self, kind: str) -> list[dict[str, Any]]:
         """Every live Pipedrive organization or person, straight from the API."""
@@ -112,7 +112,8 @@ def task_states(dag_run: Any) -> dict[str, str]:
     return {ti.task_id: str(getattr(ti.state, "value", ti.state)) for ti in dag_run.get_task_instances()}
 
 
-def by_route(stats: dict[str, Any], route: str) -> int:
+def route_count(stats: dict[str, Any], route: str) -> int:
+    """Requests to one route in a ``stats()`` answer, 0 where none came."""
     return int(stats["by_route"].get(route, 0))
 
 
