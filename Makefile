@@ -10,7 +10,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
-.PHONY: venv test lint typecheck pytest demo sandbox airflow bench reference constraints clean
+.PHONY: venv test cluster lint typecheck pytest demo sandbox airflow bench reference constraints clean
 
 venv: $(STAMP)
 
@@ -32,6 +32,12 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+# A whole Airflow deployment (api-server, scheduler, dag-processor, triggerer, two Celery workers) on
+# PostgreSQL and Redis, driven through the REST API, the CLI and headless Chromium; logs and screenshots
+# are kept in .artifacts/cluster/.
+cluster: $(STAMP)
+	$(BIN)/pytest -q -m cluster tests/cluster $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	$(BIN)/ml-connector demo $(DEMO_ARGS)
