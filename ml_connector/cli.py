@@ -25,6 +25,7 @@ def _sandbox_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def add_sandbox_arguments(p: argparse.ArgumentParser) -> None:
     """Flags shared by ``sandbox`` and ``demo``; the defaults are SandboxConfig's."""
     d = SandboxConfig()
+    p.add_argument("--host", default=d.host, help="address to listen on (0.0.0.0 inside a container)")
     p.add_argument("--workday-port", type=int, default=d.workday_port, help="0 picks a free port")
     p.add_argument("--pipedrive-port", type=int, default=d.pipedrive_port, help="0 picks a free port")
     p.add_argument("--customers", type=int, default=d.customers, help="Workday customers to generate")
@@ -53,6 +54,7 @@ def add_sandbox_arguments(p: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> SandboxConfig:
     config = SandboxConfig(
+        host=args.host,
         workday_port=args.workday_port,
         pipedrive_port=args.pipedrive_port,
         customers=args.customers,

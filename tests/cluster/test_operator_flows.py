@@ -130,19 +130,26 @@ def test_first_scheduled_runs_sync_every_record_exactly_once(
     tenant = world.workday("GET", "/workday/summary")
     for dag_id in (CUSTOMERS, SUPPLIERS):
         cluster.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+    contacts = 0
     for dag_id in (CUSTOMERS, SUPPLIERS):
         first = wait_for(f"the first run of {dag_id}", lambda d=dag_id: cluster.runs(d), timeout=120)[0]
         assert first["run_type"] == "scheduled"
-        succeeded(cluster, dag_id, first["dag_run_id"])
-        window = world.extract_meta(dag_id, first["dag_run_id"])["window"]
+        run_id = first["dag_run_id"]
+        succeeded(cluster, dag_id, run_id)
+        window = world.extract_meta(dag_id, run_id)["window"]
         assert window["reason"] == "no watermark yet: initial full load"
+        extracted = world.area.read_table(world.area.stage_path(dag_id, run_id, "extracted_contacts"))
+        rejected = world.area.read_table(world.area.stage_path(dag_id, run_id, "rejected")).to_pylist()
+        contacts += extracted.num_rows - sum(1 for r in rejected if r["entity"] == "person")
+    # every customer and every supplier is in exactly one organization (a company that is both is one)
     assert roles(world) == {
         "Customer": tenant["customers"]["total"],
         "Supplier": tenant["suppliers"]["total"],
     }
     assert world.duplicates("organizations", "Workday ID") == {}
+    # every contact is one person (each contact is owned by one of the two DAGs)
+    assert len(world.records("persons")) == contacts > 0
     assert world.duplicates("persons", "Workday contact ID") == {}
-    assert len(world.records("persons")) > 0
 
 
 def test_a_manual_reconcile_dry_run_writes_a_plan_and_nothing_else(

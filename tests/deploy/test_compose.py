@@ -346,23 +346,21 @@ def test_airflow_init_migrates_creates_the_admin_and_the_pools(
 
 
 def _sandbox_ports(compose: dict[str, Any]) -> tuple[SandboxConfig, dict[str, int]]:
-    """The SandboxConfig the sandbox service's command builds, run with the real CLI functions."""
+    """The SandboxConfig the sandbox service's command builds, parsed by the real CLI."""
     command = compose["services"]["sandbox"]["command"]
-    assert command[:2] == ["python", "-c"]
+    assert command[:2] == ["ml-connector", "sandbox"]
     started: list[SandboxConfig] = []
 
     def run(config: SandboxConfig) -> int:
         started.append(config)
         return 0
 
-    saved_argv, saved_run = sys.argv, ml_connector.cli.run_sandbox_foreground
-    sys.argv, ml_connector.cli.run_sandbox_foreground = ["-c", *command[3:]], run  # type: ignore[assignment]
+    saved = ml_connector.cli.run_sandbox_foreground
+    ml_connector.cli.run_sandbox_foreground = run  # type: ignore[assignment]
     try:
-        with pytest.raises(SystemExit) as exited:
-            exec(command[2], {"__name__": "__main__"})
+        assert ml_connector.cli.main(command[1:]) == 0
     finally:
-        sys.argv, ml_connector.cli.run_sandbox_foreground = saved_argv, saved_run
-    assert exited.value.code == 0
+        ml_connector.cli.run_sandbox_foreground = saved
     config = started[0]
     return config, {"workday": config.workday_port, "pipedrive": config.pipedrive_port}
 
