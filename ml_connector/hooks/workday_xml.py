@@ -1,8 +1,9 @@
 """Reading Workday SOAP responses safely and fast: a hardened parser and local-name navigation.
 
 Every body goes through one lxml parser that neither resolves entities, loads DTDs nor touches the
-network, and a document declaring a DOCTYPE is refused outright (no Workday response has one; an XXE
-or billion-laughs payload does). Elements are found by local name, ignoring namespaces, so a tenant
+network, and a document declaring a DOCTYPE is refused outright, before libxml2 sees it (no Workday
+response has one; an XXE or billion-laughs payload does). A DOCTYPE can only stand in the prolog, before
+the root element, so the prolog is read whole, whatever its length and in the body's own encoding. Elements are found by local name, ignoring namespaces, so a tenant
 whose WSDL version adds, drops or re-namespaces elements still reads.
 """
 
@@ -27,25 +28,62 @@ _PARSER = etree.XMLParser(
     remove_comments=True,
     remove_pis=True,
 )
-_DOCTYPE_SCAN = 4096  # a DOCTYPE must come before the root element, so it sits near the start
+_REFUSED = "response refused: it declares a DOCTYPE (DTDs and entities are not accepted)"
+_BOMS = (
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\xfe\xff", "utf-16-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xef\xbb\xbf", "utf-8"),
+)
 
 
 class UnsafeXml(ApiError):
     """The response declared a DTD: refused without reading it (XXE, entity expansion)."""
 
 
+def _ascii_compatible(body: bytes) -> bytes:
+    """The body in an encoding where ``<`` is the byte 0x3C: as it is (UTF-8, Latin-1 and the like), or
+    re-encoded from the UTF-16/UTF-32 its BOM or byte pattern shows."""
+    for bom, codec in _BOMS:
+        if body.startswith(bom):
+            return body if codec == "utf-8" else body[len(bom) :].decode(codec, errors="replace").encode()
+    if body[:2] in (b"\x00<", b"<\x00"):  # UTF-16 without a BOM
+        return body.decode("utf-16-be" if body[0] == 0 else "utf-16-le", errors="replace").encode()
+    return body
+
+
+def declares_dtd(body: bytes) -> bool:
+    """Whether the prolog (everything before the root element) holds a DOCTYPE or an entity declaration,
+    however far into the body: comments and processing instructions are skipped, not counted."""
+    text = _ascii_compatible(body)
+    at = 0
+    while True:
+        at = text.find(b"<", at)
+        if at < 0:
+            return False
+        head = text[at : at + 9].upper()
+        if head.startswith(b"<!--"):
+            end = text.find(b"-->", at + 4)
+            if end < 0:
+                return False
+            at = end + 3
+        elif head.startswith(b"<?"):
+            end = text.find(b"?>", at + 2)
+            if end < 0:
+                return False
+            at = end + 2
+        else:  # the root element, or a declaration: nothing else may stand in a prolog
+            return head.startswith((b"<!DOCTYPE", b"<!ENTITY"))
+
+
 def parse(body: bytes, *, system: str = "workday") -> Element:
     """Parse one response body; raises :class:`UnsafeXml` or ``etree.XMLSyntaxError``."""
-    head = body[:_DOCTYPE_SCAN].upper()
-    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
-        raise UnsafeXml(
-            system, "response refused: it declares a DOCTYPE (DTDs and entities are not accepted)"
-        )
+    if declares_dtd(body):
+        raise UnsafeXml(system, _REFUSED)
     root = etree.fromstring(body, _PARSER)
-    if root.getroottree().docinfo.doctype:
-        raise UnsafeXml(
-            system, "response refused: it declares a DOCTYPE (DTDs and entities are not accepted)"
-        )
+    if root.getroottree().docinfo.doctype:  # belt and braces: the scan above should have refused it
+        raise UnsafeXml(system, _REFUSED)
     return root
 
 

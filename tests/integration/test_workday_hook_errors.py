@@ -44,6 +44,19 @@ XXE = (
     "<wd:Customer_Name>&xxe;</wd:Customer_Name></wd:Customer_Data></wd:Customer></wd:Response_Data>"
     "</wd:Get_Customers_Response></env:Body></env:Envelope>"
 )
+LAUGHS = (
+    '<!DOCTYPE lolz [<!ENTITY lol "lol">'
+    + "".join(
+        f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10)
+    )
+    + "]>"
+)
+HOSTILE = {
+    "xxe": XXE,
+    # past the first 4 KiB, behind a comment or whitespace: still in the prolog, still refused
+    "laughs-after-comment": '<?xml version="1.0"?><!--' + "x" * 8000 + "-->" + LAUGHS + XXE.split("]>", 1)[1],
+    "laughs-after-whitespace": "\n" * 8000 + LAUGHS + XXE.split("]>", 1)[1],
+}
 Connect = Callable[[str], WorkdayHook]
 
 
@@ -161,12 +174,13 @@ def test_revoked_refresh_token_is_credential_rejected(
     assert REVENUE_POST not in workday_server(fresh_sandbox).by_route()
 
 
-def test_xxe_payload_is_refused_without_reading_the_file(
-    fresh_sandbox: RunningSandbox, workday_connect: Connect
+@pytest.mark.parametrize("body", list(HOSTILE.values()), ids=list(HOSTILE))
+def test_hostile_xml_is_refused_at_once_without_reading_the_file(
+    fresh_sandbox: RunningSandbox, workday_connect: Connect, body: str
 ) -> None:
     hook = workday_connect(oauth_uri(fresh_sandbox))
     workday_server(fresh_sandbox).arm(
-        route=REVENUE_POST, kind="status", status=200, content_type="text/xml", body=XXE
+        route=REVENUE_POST, kind="status", status=200, content_type="text/xml", body=body
     )
     with pytest.raises(UnsafeXml) as caught:
         flat(hook.iter_customers())

@@ -198,3 +198,44 @@ def test_entity_expansion_and_external_entities_are_refused_before_parsing() -> 
     for body in (laughs, laughs.replace(b"DOCTYPE", b"doctype")):
         with pytest.raises(wx.UnsafeXml):
             wx.parse(body)
+
+
+ENVELOPE = '<env:Envelope xmlns:env="http://schemas.xmlsoap.org/soap/envelope/"><env:Body/></env:Envelope>'
+DTD = '<!DOCTYPE x [<!ENTITY e "boom">]>'
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        (DTD + ENVELOPE).encode(),
+        ('<?xml version="1.0"?>' + DTD + ENVELOPE).encode(),
+        ("<!--" + "padding " * 2000 + "-->" + DTD + ENVELOPE).encode(),  # past any fixed-size head
+        (" \n" * 5000 + DTD + ENVELOPE).encode(),
+        ('<?xml version="1.0"?><?pi data?>' + DTD + ENVELOPE).encode(),
+        ('<?xml version="1.0" encoding="UTF-16"?>' + DTD + ENVELOPE).encode("utf-16"),  # with a BOM
+        ('<?xml version="1.0" encoding="UTF-16"?>' + DTD + ENVELOPE).encode("utf-16-le"),  # without
+        ('<?xml version="1.0" encoding="UTF-32"?>' + DTD + ENVELOPE).encode("utf-32"),
+        ('<!ENTITY e "boom">' + ENVELOPE).encode(),
+        ("<!doctype x>" + ENVELOPE).encode(),
+    ],
+    ids=["first", "after-decl", "after-comment", "after-whitespace", "after-pi", "utf-16", "utf-16-no-bom",
+         "utf-32", "entity", "lower-case"],
+)  # fmt: skip
+def test_a_dtd_anywhere_in_the_prolog_in_any_encoding_is_refused_before_parsing(body: bytes) -> None:
+    assert wx.declares_dtd(body)
+    with pytest.raises(wx.UnsafeXml, match="DOCTYPE"):
+        wx.parse(body)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        ENVELOPE,
+        '<?xml version="1.0"?><!-- a comment --><env:Envelope xmlns:env="urn:x"><name>&lt;!DOCTYPE x&gt;</name></env:Envelope>',
+        '<env:Envelope xmlns:env="urn:x"><n><![CDATA[<!DOCTYPE x [<!ENTITY e "v">]>]]></n></env:Envelope>',
+    ],
+    ids=["plain", "escaped-in-text", "in-cdata"],
+)
+def test_a_doctype_inside_the_document_as_text_is_data_not_a_dtd(text: str) -> None:
+    assert not wx.declares_dtd(text.encode())
+    assert wx.local(wx.parse(text.encode())) == "Envelope"
