@@ -29,7 +29,14 @@ from ml_connector.hooks.workday_config import (
     WorkdayConfig,
     parse_connection,
 )
-from ml_connector.hooks.workday_errors import SYSTEM, JsonClassifier, SoapClassifier, is_auth_fault
+from ml_connector.hooks.workday_errors import (
+    SYSTEM,
+    JsonClassifier,
+    SoapClassifier,
+    UnreadablePage,
+    is_auth_fault,
+)
+from ml_connector.hooks.workday_isolate import read_around
 from ml_connector.hooks.workday_reports import (
     DEFAULT_COLUMNS,
     RaasColumns,
@@ -251,23 +258,39 @@ class WorkdayHook(SessionHook[_Session]):
             params["Request_Criteria"] = request_criteria
         if response_group:
             params["Response_Group"] = response_group
-        page, total_pages = 1, 1
-        while page <= total_pages:
+        size = count if count is not None else config.page_size
+
+        def fetch(page: int, count: int) -> wx.Element:
             body = builder.build(
                 operation,
                 **params,
-                Response_Filter={
-                    "As_Of_Entry_DateTime": pinned_text,
-                    "Page": page,
-                    "Count": count if count is not None else config.page_size,
-                },
+                Response_Filter={"As_Of_Entry_DateTime": pinned_text, "Page": page, "Count": count},
             )
             with self._page_slot():
                 response = state.soap.request(
                     "POST", url, what=f"{operation} page {page}", data=body, headers=SOAP_HEADERS
                 )
-                root = state.soap_classifier.envelope(response)
-            payload = wx.body_payload(root)
+                return wx.body_payload(state.soap_classifier.envelope(response))
+
+        page, total_pages = 1, 1
+        while page <= total_pages:
+            try:
+                payload = self._read_twice(fetch, page, size)
+            except UnreadablePage:
+                around = read_around(fetch, record, start=(page - 1) * size, length=size, size=size)
+                for element, problem in around.unreadable:
+                    self._skip(element, problem, kind=record)
+                total_results = around.total_results or 0
+                total_pages = -(-total_results // size)
+                log.warning(
+                    "%s page %d is not well-formed XML: read around it, %d record(s) set aside",
+                    operation,
+                    page,
+                    len(around.unreadable),
+                )
+                yield SoapPage(page, total_pages, total_results, pinned, around.records)
+                page += 1
+                continue
             results = wx.child(payload, "Response_Results")
             total_pages = int(float(wx.text(results, "Total_Pages") or 0))
             total_results = int(float(wx.text(results, "Total_Results") or 0))
@@ -281,10 +304,18 @@ class WorkdayHook(SessionHook[_Session]):
                 ):
                     pinned_text, pinned = echoed_text, echoed
             found = [el for data in wx.children(payload, "Response_Data") for el in wx.children(data, record)]
-            del root, payload, response
+            del payload
             log.debug("%s page %d/%d: %d records", operation, page, total_pages, len(found))
             yield SoapPage(page, total_pages, total_results, pinned, found)
             page += 1
+
+    @staticmethod
+    def _read_twice(fetch: Callable[[int, int], wx.Element], page: int, size: int) -> wx.Element:
+        """A page; one that is not well-formed is read once more, in case its body was cut in transit."""
+        try:
+            return fetch(page, size)
+        except UnreadablePage:
+            return fetch(page, size)
 
     def _soap_records(
         self,
@@ -304,13 +335,14 @@ class WorkdayHook(SessionHook[_Session]):
             if batch:
                 yield batch
 
-    def _skip(self, element: wx.Element, exc: Exception) -> None:
+    def _skip(self, element: wx.Element | None, exc: Exception, *, kind: str = "") -> None:
         """One unreadable record is set aside with its IDs and the reason; the rest of the page goes on."""
-        ids = wx.ids(element[0]) if len(element) else {}
+        ids = wx.ids(element[0]) if element is not None and len(element) else {}
         key = next((v for k, v in ids.items() if k != "WID"), None) or ids.get("WID") or "unknown"
         reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
-        kind = "person" if str(element.tag).endswith("Business_Entity_Contact") else "organization"
-        self.skipped_records.append((kind, key, reason))
+        tag = str(element.tag) if element is not None else kind
+        record_kind = "person" if tag.endswith("Business_Entity_Contact") else "organization"
+        self.skipped_records.append((record_kind, key, reason))
         log.warning("skipped Workday record %s that could not be read (%s)", key, reason)
 
     # -- JSON (REST, RaaS) -----------------------------------------------------------------------------

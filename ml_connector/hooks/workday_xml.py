@@ -87,6 +87,26 @@ def parse(body: bytes, *, system: str = "workday") -> Element:
     return root
 
 
+_LENIENT = etree.XMLParser(
+    resolve_entities=False,
+    no_network=True,
+    load_dtd=False,
+    remove_comments=True,
+    remove_pis=True,
+    recover=True,
+)
+
+
+def parse_lenient(body: bytes, *, system: str = "workday") -> Element | None:
+    """Parse what can be parsed of a body that is not well-formed (same refusals as :func:`parse`).
+
+    Only for learning which record a broken response holds: its values are never used.
+    """
+    if declares_dtd(body):
+        raise UnsafeXml(system, _REFUSED)
+    return etree.fromstring(body, _LENIENT)
+
+
 def local(el: Element) -> str:
     tag = el.tag
     if not isinstance(tag, str):

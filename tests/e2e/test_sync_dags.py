@@ -89,6 +89,19 @@ def test_dry_run_writes_the_plan_and_nothing_else(world: SyncWorld) -> None:
     assert world.records("organizations") == []
 
 
+def test_a_customer_that_breaks_its_soap_page_is_rejected_alone(world: SyncWorld) -> None:
+    total = world.workday("GET", "/workday/summary")["customers"]["total"]
+    bad = set(world.workday("POST", "/workday/mutate", {"unparseable_customers": 1})["unparseable_customers"])
+    run = world.run("customers", mode="full_refresh")
+    assert str(run.state) in ("success", "DagRunState.SUCCESS")
+    rejected = world.area.read_table(world.area.stage_path(run.dag_id, run.run_id, "rejected")).to_pylist()
+    assert {r["key"] for r in rejected if r["entity"] == "organization"} == bad
+    assert all("not well-formed" in r["reason"] for r in rejected if r["key"] in bad)
+    id_key = world.field_key("organization", "Workday ID")
+    synced = {o["custom_fields"][id_key] for o in world.records("organizations")}
+    assert len(synced) == total - len(bad) and not (synced & bad)
+
+
 def test_a_bad_record_is_rejected_while_the_rest_sync(world: SyncWorld) -> None:
     corrupted = world.workday("POST", "/workday/mutate", {"corrupt_contact_emails": 40})["corrupted_contacts"]
     run = world.run("customers", mode="full_refresh")

@@ -267,3 +267,23 @@ def test_an_unreadable_record_is_set_aside_and_the_rest_of_the_page_goes_on(
     assert kind == "organization" and key.startswith("CUS-") and "lots" not in key
     assert key not in {c.workday_id for c in read}
     assert "could not convert" in reason or "ValueError" in reason
+
+
+@pytest.mark.parametrize("page_size", [999, 50, 7])
+def test_a_record_that_makes_its_page_unparseable_is_set_aside_alone(
+    fresh_sandbox: RunningSandbox, workday_connect: Connect, page_size: int
+) -> None:
+    """A control character in a name (``&#x1;`` on the wire) breaks the page's XML, not the sync."""
+    workday = workday_server(fresh_sandbox)
+    everyone = {c.workday_id for c in flat(workday_connect(oauth_uri(fresh_sandbox)).iter_customers())}
+    bad = set(workday.mutate(unparseable_customers=2, seed=5)["unparseable_customers"])
+    before = workday.by_route()[REVENUE_POST]
+    hook = workday_connect(oauth_uri(fresh_sandbox, page_size=page_size))
+    read = flat(hook.iter_customers())
+    assert {c.workday_id for c in read} == everyone - bad  # every other record, each once
+    assert len(read) == len(everyone - bad)
+    assert {key for _, key, _ in hook.skipped_records} == bad
+    assert all("not well-formed" in reason for _, _, reason in hook.skipped_records)
+    # the pages around the bad records are read in quarters, not record by record
+    requests_made = workday.by_route()[REVENUE_POST] - before
+    assert requests_made < pages_of(fresh_sandbox, "customers", page_size) + 2 * 2 * 4 * 6

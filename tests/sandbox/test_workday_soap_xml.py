@@ -356,11 +356,20 @@ def test_page_of_999_customers_renders_valid() -> None:
     assert wsdl.validate_element(body_element(xml)) == []
 
 
-def test_invalid_characters_are_refused() -> None:
+def test_control_characters_are_written_as_workday_writes_them_and_other_invalid_ones_refused() -> None:
+    """``&#x1;`` is what a tenant's legacy data produces on the wire: not well-formed XML 1.0."""
+    body = soap_xml.render_response(
+        "Get_Customers",
+        [make_customer(1, supplier_id="SUP\x01")],
+        page([1]),
+        version="v45.2",
+        response_filter=FILTER,
+    )
+    assert b"SUP&#x1;" in body
     with pytest.raises(ValueError):
         soap_xml.render_response(
             "Get_Customers",
-            [make_customer(1, supplier_id="SUP\x01")],
+            [make_customer(1, supplier_id="SUP\ufffe")],
             page([1]),
             version="v45.2",
             response_filter=FILTER,

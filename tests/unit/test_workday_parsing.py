@@ -12,6 +12,7 @@ from ml_connector.hooks import workday_xml as wx
 from ml_connector.hooks.workday_errors import (
     JsonClassifier,
     SoapClassifier,
+    UnreadablePage,
     WorkdayValidationError,
     is_auth_fault,
 )
@@ -133,7 +134,7 @@ AUTH = fault("Client.authenticationError", "invalid username or password")
         (500, VALIDATION, WorkdayValidationError),
         (500, AUTH, CredentialRejected),
         (404, b"<html>no</html>", ApiError),
-        (200, b"<env:Envelope xmlns:env='" + ENV.encode() + b"'><env:Body><x", TransientError),
+        (200, b"<env:Envelope xmlns:env='" + ENV.encode() + b"'><env:Body><x", UnreadablePage),
         (200, b"<?xml version='1.0'?><!DOCTYPE lolz [<!ENTITY a 'aaaa'>]><r>&a;</r>", wx.UnsafeXml),
     ],
 )

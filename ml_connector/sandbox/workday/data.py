@@ -426,6 +426,12 @@ class Factory:
             emails += tuple(e for e in data.emails if not e.usage.primary)
         return replace(data, phones=phones, emails=emails)
 
+    def unparseable_customer(self, customer: Customer) -> Customer:
+        """The name gains a control character, which Workday writes as ``&#x1;``: not allowed in XML 1.0,
+        so the page that carries it cannot be parsed (as a real tenant's legacy data can do)."""
+        entity = replace(customer.entity, name=f"{customer.entity.name}\x01")
+        return replace(customer, reference=replace(customer.reference, descriptor=entity.name), entity=entity)
+
     def changed_customer(self, customer: Customer) -> Customer:
         rng = self.rng
         terms = rng.choice([t for t in self.catalog.payment_terms if t != customer.payment_terms])

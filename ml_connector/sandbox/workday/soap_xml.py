@@ -98,14 +98,19 @@ def synthetic_wid(kind: str, key: str) -> str:
 
 
 _INVALID_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+_CONTROL_CHARS = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def _text(value: str) -> str:
-    """Escape character data; refuse what XML 1.0 cannot carry, as lxml does."""
-    if _INVALID_XML_CHARS.search(value):
-        raise ValueError(f"not allowed in XML: {value!r}")
+    """Escape character data. A C0 control character becomes a character reference (``&#x1;``), as
+    Workday writes one: not well-formed XML 1.0, which is the point (``unparseable_customers``); anything
+    else XML cannot carry is refused."""
     if "&" in value or "<" in value or ">" in value:
         value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if _INVALID_XML_CHARS.search(value):
+        value = _CONTROL_CHARS.sub(lambda m: f"&#x{ord(m.group()):x};", value)
+        if _INVALID_XML_CHARS.search(value):
+            raise ValueError(f"not allowed in XML: {value!r}")
     return value
 
 

@@ -126,6 +126,9 @@ class MutationSpec(BaseModel):
     # Contacts whose primary email becomes malformed, as a legacy import can leave behind: for
     # testing that one bad record is rejected while the rest sync.
     corrupt_contact_emails: int = Field(default=0, ge=0, le=10_000)
+    # Customers whose name holds a control character, written as a character reference XML 1.0 forbids:
+    # the SOAP page carrying one is not well-formed (REST and RaaS send it as JSON, where it is valid).
+    unparseable_customers: int = Field(default=0, ge=0, le=10_000)
     seed: int | None = None
 
 
@@ -275,6 +278,10 @@ class WorkdayStore:
             out["deactivated_customers"] = [
                 write(self.customers_table, factory.deactivated(self.customers_table.latest(k)))
                 for k in pick(self.customers_table, spec.deactivate_customers, active_only=True)
+            ]
+            out["unparseable_customers"] = [
+                write(self.customers_table, factory.unparseable_customer(self.customers_table.latest(k)))
+                for k in pick(self.customers_table, spec.unparseable_customers, active_only=False)
             ]
             out["updated_suppliers"] = [
                 write(self.suppliers_table, factory.changed_supplier(self.suppliers_table.latest(k)))
