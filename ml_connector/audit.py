@@ -18,6 +18,7 @@ from typing import Any
 import pyarrow as pa
 from pydantic import BaseModel
 
+from ml_connector.errors import ConnectorError, Remedy
 from ml_connector.staging.area import StagingArea
 from ml_connector.staging.files import StateFiles
 from ml_connector.vocabulary import RecordKind
@@ -217,3 +218,39 @@ def defer_run(trail: AuditTrail, *, mode: str, read: Mapping[RecordKind, int], r
     trail.record("run", trail.run_id, "deferred", reason=f"{reason}; the next run reads this window again")
     trail.flush()
     return summary
+
+
+class RunIncomplete(ConnectorError):
+    """The run did all it could, but records failed to write or too many were rejected: the ``report`` task
+    fails so that the run is red and alerts fire. Retrying the task changes nothing; the failed records
+    are carried over and written first by the next run."""
+
+    remedy = Remedy.PERSON
+
+
+def shortfall(
+    summary: LoadSummary, *, failed_keys: Iterable[str], invalid_rejects: int, max_rejected_share: float
+) -> str | None:
+    """Why the run is not a success although every task ran, or None. ``invalid_rejects`` counts the
+    rejects for a problem in the record itself; a contact whose organization was not read yet (a backfill
+    window before the first full load) is reported but not held against the run. A budget deferral is not
+    a shortfall."""
+    problems = []
+    failed = summary.organizations.failed + summary.persons.failed
+    if failed:
+        first = sorted(failed_keys)[:5]
+        problems.append(
+            f"{failed} record(s) failed to write (first: {', '.join(first)}); they are carried over to the "
+            "next run, the reasons are in the ledger and the load log"
+        )
+    seen = summary.organizations.read + summary.persons.read
+    seen += summary.organizations.rejected + summary.persons.rejected
+    if seen and invalid_rejects / seen > max_rejected_share:
+        problems.append(
+            f"{invalid_rejects} of {seen} records were rejected as invalid ({invalid_rejects / seen:.1%}, more "
+            f"than max_rejected_share {max_rejected_share:.0%}); the reasons are in the run's rejected file "
+            "and the ledger"
+        )
+    if not problems:
+        return None
+    return f"run {summary.run_id} of {summary.dag_id} is incomplete: " + "; ".join(problems)

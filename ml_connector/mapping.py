@@ -217,6 +217,17 @@ class FieldSpec(_Strict):
             problems.append((("type",), "the match key holds an ID: use varchar, varchar_auto or text"))
         if self.max_length is not None and not self.standard and self.type not in (*_TEXT_TYPES, "phone"):
             problems.append((("max_length",), f"max_length applies to text fields, not {self.type}"))
+        cap = (
+            STANDARD_MAX_LENGTH.get(self.name) if self.standard else PIPEDRIVE_MAX_LENGTH.get(self.type or "")
+        )
+        if self.max_length is not None and cap is not None and self.max_length > cap:
+            what = f"the standard field {self.name}" if self.standard else f"{self.type} fields"
+            problems.append(
+                (
+                    ("max_length",),
+                    f"max_length {self.max_length} is more than Pipedrive takes for {what} ({cap})",
+                )
+            )
         if problems:
             raise _RuleViolations(problems)
         return self
@@ -285,6 +296,9 @@ class SyncMapping(_Strict):
     create_missing_fields: bool = True
     inactive_policy: Literal["update_status", "skip"] = "update_status"
     retention_days: int = Field(default=14, ge=1)
+    # A run whose rejects exceed this share of the records it read fails its report task (after every
+    # record that could be written was written), so Airflow's failure alerts see it.
+    max_rejected_share: float = Field(default=0.05, ge=0, le=1)
     # Airflow pools for the Workday- and Pipedrive-calling tasks; none by default, since a task naming a
     # pool that does not exist is never scheduled. Create the pool first when setting one.
     workday_pool: str | None = Field(default=None, min_length=1)
@@ -449,7 +463,19 @@ def load_mapping(path: str | Path) -> SyncMapping:
         raise MappingError(
             source, [("", f"not valid YAML: {where}{getattr(exc, 'problem', None) or exc}")]
         ) from None
-    return parse_mapping(data, source)
+    mapping = parse_mapping(data, source)
+    named = Path(path).stem
+    if named in DEFAULT_SCHEDULES and named != mapping.entity:
+        raise MappingError(
+            source,
+            [
+                (
+                    "entity",
+                    f"{Path(path).name} declares entity: {mapping.entity}; a file named after an entity maps that entity",
+                )
+            ],
+        )
+    return mapping
 
 
 def _problems(exc: ValidationError, data: Any) -> list[tuple[str, str]]:

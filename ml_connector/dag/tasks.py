@@ -163,7 +163,10 @@ def defer_whole_run(ctx: RunContext, tables: Mapping[RecordKind, pa.Table], exc:
 
 # -- report ----------------------------------------------------------------------------------------------------
 def report(ctx: RunContext) -> dict[str, Any]:
-    """Log the run's figures, advance the watermark, and clean staging past its retention."""
+    """Log the run's figures, advance the watermark, clean staging past its retention; then fail the task
+    when records failed to write or too many were rejected (:func:`ml_connector.audit.shortfall`)."""
+    from ml_connector.audit import LoadSummary, RunIncomplete, shortfall
+
     summary = ctx.files.read_document("summary")
     if summary is None:
         raise FileNotFoundError("the load left no summary: clear and re-run the load task")
@@ -175,4 +178,14 @@ def report(ctx: RunContext) -> dict[str, Any]:
     removed = ctx.area.cleanup(timedelta(days=ctx.mapping.retention_days))
     if removed:
         log.info("removed %d staged runs older than %d days", len(removed), ctx.mapping.retention_days)
+    plan = ctx.files.read_table("plan").to_pylist() if ctx.files.has_table("plan") else []
+    rejects = ctx.files.read_table("rejected").to_pylist() if ctx.files.has_table("rejected") else []
+    problem = shortfall(
+        LoadSummary.model_validate(summary),
+        failed_keys=[str(row["key"]) for row in plan if row["action"] == "failed"],
+        invalid_rejects=sum(1 for r in rejects if r.get("field") != "organization"),
+        max_rejected_share=ctx.mapping.max_rejected_share,
+    )
+    if problem:
+        raise RunIncomplete(problem)
     return figures

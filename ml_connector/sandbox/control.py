@@ -5,6 +5,10 @@ so a test can assert exactly how many real API calls the connector made.
 
 A fault is armed with ``POST /_sandbox/faults`` and hits the next ``count`` requests whose route
 matches (``"POST /api/v2/organizations"``, the route template as the server declares it, or ``"*"``).
+Kinds: ``status`` (answer with ``status`` instead), ``delay`` (then serve), ``drop`` (close the
+connection unanswered), ``malformed`` (the real answer cut in half), ``expired_token`` (the server's
+401), and ``lost_response``: the request is served (a write is applied) and then its answer is lost, after
+``delay_ms``: a 502/503/504 gateway answer when ``status`` is one of those, else a dropped connection.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from ml_connector.sandbox.oauth import TokenIssuer
 
 CONTROL_PREFIX = "/_sandbox"
 
-FaultKind = Literal["status", "delay", "drop", "malformed", "expired_token"]
+FaultKind = Literal["status", "delay", "drop", "malformed", "expired_token", "lost_response"]
+GATEWAY_STATUSES = frozenset({502, 503, 504})
 
 
 class FaultSpec(BaseModel):
@@ -291,6 +296,15 @@ class _ControlMiddleware:
         if fault is None:
             await self.app(scope, receive, send)
             return
+        if fault.kind == "lost_response":
+            await self.app(scope, receive, _discard)  # applied; its answer never leaves
+            if fault.delay_ms:
+                await asyncio.sleep(fault.delay_ms / 1000)
+            if fault.status in GATEWAY_STATUSES:
+                await self.control._status_response(fault, key)(scope, receive, send)
+            else:
+                _drop_connection(scope.get(_RAW_SEND, raw_send))
+            return
         if fault.delay_ms:
             await asyncio.sleep(fault.delay_ms / 1000)
         if fault.kind == "delay":
@@ -312,6 +326,10 @@ class _ControlMiddleware:
                 )
             response.headers.update(fault.headers)
             await response(scope, receive, send)
+
+
+async def _discard(message: Message) -> None:
+    """An ASGI ``send`` that throws the response away."""
 
 
 def _drop_connection(send: Send) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import requests
@@ -89,6 +90,20 @@ def test_dry_run_writes_the_plan_and_nothing_else(world: SyncWorld) -> None:
     assert world.records("organizations") == []
 
 
+def test_failed_writes_turn_the_run_red_and_the_next_run_writes_them(world: SyncWorld) -> None:
+    world.pipedrive("POST", "/faults", {"route": "POST /api/v2/persons", "status": 400, "count": 3})
+    first = world.run("customers", mode="full_refresh")
+    states = task_states(first)
+    assert states["load"] == "success" and states["report"] == "failed"  # not green: alerts fire
+    assert world.summary(first.dag_id, first.run_id)["persons"]["failed"] == 3
+    persons = len(world.records("persons"))
+    second = world.run("customers")
+    assert set(task_states(second).values()) == {"success"}
+    assert world.summary(second.dag_id, second.run_id)["persons"]["created"] == 3  # carried over, written
+    assert len(world.records("persons")) == persons + 3
+    assert world.duplicates("persons", "Workday contact ID") == {}
+
+
 def test_a_customer_that_breaks_its_soap_page_is_rejected_alone(world: SyncWorld) -> None:
     total = world.workday("GET", "/workday/summary")["customers"]["total"]
     bad = set(world.workday("POST", "/workday/mutate", {"unparseable_customers": 1})["unparseable_customers"])
@@ -105,7 +120,9 @@ def test_a_customer_that_breaks_its_soap_page_is_rejected_alone(world: SyncWorld
 def test_a_bad_record_is_rejected_while_the_rest_sync(world: SyncWorld) -> None:
     corrupted = world.workday("POST", "/workday/mutate", {"corrupt_contact_emails": 40})["corrupted_contacts"]
     run = world.run("customers", mode="full_refresh")
-    assert str(run.state) in ("success", "DagRunState.SUCCESS")
+    states = task_states(run)
+    # everything else is written; with this many rejects (past max_rejected_share) the run ends red
+    assert states["load"] == "success" and states["report"] == "failed"
     rejected = world.area.read_table(world.area.stage_path(run.dag_id, run.run_id, "rejected")).to_pylist()
     rejected_keys = {r["key"] for r in rejected if r["entity"] == "person"}
     assert rejected_keys and rejected_keys <= set(corrupted)
@@ -207,11 +224,16 @@ def test_backfill_runs_extract_exactly_their_windows(world: SyncWorld) -> None:
     assert world.area.read_json(world.area.state_path("suppliers", "watermark.json")) is None
 
 
-def test_a_create_whose_answer_is_lost_is_not_duplicated(world: SyncWorld) -> None:
-    """Pipedrive stores the organization but the answer never arrives whole: not resent, and the next run
-    finds it by listing instead of creating it again."""
+@pytest.mark.parametrize(
+    "lost",
+    [{"kind": "malformed"}, {"kind": "lost_response"}, {"kind": "lost_response", "status": 502}],
+    ids=["cut-answer", "dropped-after-write", "502-after-write"],
+)
+def test_a_create_whose_answer_is_lost_is_not_duplicated(world: SyncWorld, lost: dict[str, Any]) -> None:
+    """Pipedrive stores the organization but the answer never arrives (whole): not resent, and the next
+    run finds it by listing instead of creating it again."""
     expected = world.workday("GET", "/workday/summary")["customers"]["total"]
-    world.pipedrive("POST", "/faults", {"route": ORGS_POST, "after": 5, "count": 1, "kind": "malformed"})
+    world.pipedrive("POST", "/faults", {"route": ORGS_POST, "after": 5, "count": 1, **lost})
     first = world.run("customers", mode="full_refresh")
     summary = world.summary(first.dag_id, first.run_id)
     assert summary["organizations"]["failed"] == 1

@@ -239,3 +239,24 @@ def test_search_index_lag_hides_new_and_changed_values_until_indexed(api: Api) -
     assert found("Renamed Co") == [] and found("Lagging Co") == [org["id"]]
     time.sleep(lag + 0.1)
     assert found("Renamed Co") == [org["id"]] and found("Lagging Co") == []
+
+
+@pytest.mark.parametrize(
+    ("fault", "answer"),
+    [
+        ({"kind": "lost_response"}, "dropped"),
+        ({"kind": "lost_response", "status": 502}, 502),
+        ({"kind": "lost_response", "status": 504, "delay_ms": 50}, 504),
+    ],
+    ids=["dropped", "502", "504-late"],
+)
+def test_a_lost_response_fault_applies_the_write_and_loses_its_answer(
+    api: Api, fault: dict[str, Any], answer: object
+) -> None:
+    api.server.arm(route="POST /api/v2/organizations", **fault)
+    try:
+        got: object = api.post(_url(api, "/api/v2/organizations"), json={"name": "Stored anyway"}).status_code
+    except requests.ConnectionError:
+        got = "dropped"
+    assert got == answer
+    assert [o["name"] for o in api.records("organizations")] == ["Stored anyway"]  # the write happened

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ml_connector.audit import AuditTrail, LoadSummary, audit_line
+from ml_connector.audit import AuditTrail, LoadSummary, audit_line, shortfall
 from ml_connector.load.state import Journal, JournalEntry
 from ml_connector.staging.area import StagingArea
 
@@ -102,3 +102,45 @@ def test_journal_appends_from_many_threads_are_whole_lines_and_a_torn_tail_is_ig
     assert [f.name for f in files] == ["run-1.jsonl"]
     journal.close(files)
     assert journal.pending() == ([], [])
+
+
+def _summary(**counts: int) -> LoadSummary:
+    summary = LoadSummary(dag_id="d", run_id="r", entity="customers", mode="incremental", dry_run=False)
+    for name, n in counts.items():
+        kind, _, field = name.partition("_")
+        setattr(summary.organizations if kind == "org" else summary.persons, field, n)
+    return summary
+
+
+def test_a_run_with_failed_writes_is_incomplete_and_names_the_first_keys() -> None:
+    problem = shortfall(
+        _summary(org_read=10, org_failed=2, person_read=5, person_failed=5),
+        failed_keys=[f"K{i}" for i in range(7, 0, -1)],
+        invalid_rejects=0,
+        max_rejected_share=0.05,
+    )
+    assert problem is not None
+    assert "7 record(s) failed to write (first: K1, K2, K3, K4, K5)" in problem
+    assert "run r of d" in problem
+
+
+@pytest.mark.parametrize(
+    ("rejected", "share", "incomplete"),
+    [(5, 0.05, False), (6, 0.05, True), (0, 0.0, False), (1, 0.0, True), (40, 1.0, False)],
+)
+def test_rejects_past_the_threshold_make_the_run_incomplete(
+    rejected: int, share: float, incomplete: bool
+) -> None:
+    summary = _summary(org_read=60, org_rejected=rejected, person_read=40 - rejected)
+    problem = shortfall(summary, failed_keys=[], invalid_rejects=rejected, max_rejected_share=share)
+    assert (problem is not None) is incomplete
+    if problem:
+        assert f"{rejected} of 100 records were rejected as invalid" in problem
+    # rejects that are not about the record itself (its organization not read yet) do not count
+    assert shortfall(summary, failed_keys=[], invalid_rejects=0, max_rejected_share=share) is None
+
+
+def test_a_budget_deferral_is_not_a_shortfall() -> None:
+    summary = _summary(org_read=10, org_deferred=10)
+    summary.budget_exhausted = True
+    assert shortfall(summary, failed_keys=[], invalid_rejects=0, max_rejected_share=0.05) is None

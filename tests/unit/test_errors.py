@@ -25,6 +25,7 @@ EXPECTED: dict[str, tuple[Remedy, bool]] = {
     "ml_connector.hooks.workday_config.InvalidWorkdayConnection": (P, False),
     "ml_connector.hooks.workday_errors.WorkdayValidationError": (P, False),
     "ml_connector.hooks.workday_errors.UnreadablePage": (P, False),
+    "ml_connector.audit.RunIncomplete": (P, False),
     "ml_connector.hooks.workday_xml.UnsafeXml": (P, False),
     "ml_connector.http.errors.ApiError": (P, False),
     "ml_connector.http.errors.BudgetExhausted": (D, True),

@@ -116,9 +116,35 @@ def test_a_mapping_built_in_code_is_checked_by_the_same_rules() -> None:
 def test_field_limit_is_the_mapping_max_length_capped_by_pipedrive() -> None:
     assert FieldSpec(name="A", type="varchar", source="name").limit == 255
     assert FieldSpec(name="A", type="varchar", source="name", max_length=40).limit == 40
-    assert FieldSpec(name="A", type="varchar", source="name", max_length=1000).limit == 255
     assert FieldSpec(name="A", type="text", source="name").limit is None
     assert FieldSpec(name="name", standard=True, source="name").limit == 255
+
+
+@pytest.mark.parametrize(("field_type", "cap"), [("varchar", 255), ("varchar_auto", 255), ("phone", 255)])
+def test_a_max_length_past_what_pipedrive_takes_is_refused(field_type: str, cap: int) -> None:
+    data = shipped("customers")
+    org_field(data, "Workday region").update(type=field_type, max_length=cap + 45)
+    problems = problems_of(data)
+    where = f"organization.fields[{org_index(data, 'Workday region')}].max_length"
+    assert (
+        f"max_length {cap + 45} is more than Pipedrive takes for {field_type} fields ({cap})"
+        in problems[where]
+    )
+    org_field(data, "Workday region")["max_length"] = cap
+    assert (
+        parse_mapping(data, "test.yaml").organization.fields[org_index(data, "Workday region")].limit == cap
+    )
+
+
+def test_a_file_named_after_an_entity_must_map_that_entity(tmp_path: Path) -> None:
+    text = (MAPPINGS / "customers.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "suppliers.yaml"
+    path.write_text(text, encoding="utf-8")  # customers.yaml copied over suppliers.yaml
+    with pytest.raises(MappingError, match=r"suppliers\.yaml declares entity: customers") as caught:
+        load_mapping(path)
+    assert dict(caught.value.problems).keys() == {"entity"}
+    (tmp_path / "my_customers.yaml").write_text(text, encoding="utf-8")  # any other name is free
+    assert load_mapping(tmp_path / "my_customers.yaml").entity == "customers"
 
 
 # -- schedules --------------------------------------------------------------------------------------------------
