@@ -26,6 +26,7 @@ from ml_connector.http.errors import (
     BudgetExhausted,
     CredentialRejected,
     EdgeBlocked,
+    OutcomeUnknown,
     TransientError,
 )
 from ml_connector.http.pacing import RollingWindowLimiter
@@ -184,8 +185,8 @@ class PipedriveClassifier:
                 raise TransientError(
                     SYSTEM, f"{what}: malformed JSON body", status=response.status_code
                 ) from None
-            # The server did the write; sending it again would create a duplicate.
-            raise ApiError(
+            # The server did the write; sending it again could create a duplicate.
+            raise OutcomeUnknown(
                 SYSTEM,
                 f"{what}: the response body was cut off; the write may have been applied, "
                 "so it is not repeated",

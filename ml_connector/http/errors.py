@@ -50,8 +50,8 @@ class TransientError(ApiError):
 
 class OutcomeUnknown(ApiError):
     """A create failed in a way that may have happened after the server applied it (timeout, dropped
-    connection, 5xx). It is not resent: a second POST could duplicate the record. The next run's listing of
-    records carrying the Workday ID finds it if it exists."""
+    connection, 5xx, an answer cut off). It is not resent blindly: a second POST could duplicate the
+    record. The load looks it up in what changed since it began, and adopts or creates it then."""
 
     remedy = Remedy.RETRY
 

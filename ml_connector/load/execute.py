@@ -18,7 +18,7 @@ from typing import Any, Protocol, TypeVar
 
 from ml_connector.errors import stops_run
 from ml_connector.fields import ResolvedFields
-from ml_connector.http.errors import ApiError, BudgetExhausted
+from ml_connector.http.errors import ApiError, BudgetExhausted, OutcomeUnknown
 from ml_connector.load.known import KnownState
 from ml_connector.load.plan import ORG_ID, PlannedOp, is_empty
 from ml_connector.load.state import Journal, JournalEntry
@@ -113,17 +113,16 @@ class Writer:
             self.count_requests(1)
             raise
         self.count_requests(1)
-        entry = JournalEntry(
-            self.run_id,
-            op.kind,
-            op.key,
-            op.action,
-            int(record["id"]),
-            op.row.content_hash,
-            self.known.desired(op.row),
-        )
-        self.journal.append(entry)
+        self.journal_write(op, int(record["id"]))
         return record
+
+    def journal_write(self, op: PlannedOp, pipedrive_id: int) -> None:
+        """Record a write that Pipedrive has applied, before anything else happens."""
+        assert op.row is not None
+        desired = self.known.desired(op.row)
+        self.journal.append(
+            JournalEntry(self.run_id, op.kind, op.key, op.action, pipedrive_id, op.row.content_hash, desired)
+        )
 
     def write_all(
         self, ops: list[PlannedOp], *, max_workers: int
@@ -142,6 +141,11 @@ class Outcome:
     budget: BudgetExhausted | None = None  # defer this and every later write
     stop: Exception | None = None  # a person must act: the task fails after the state is saved
     deleted: bool = False  # the record is gone from Pipedrive: forget its key
+
+
+def lost_create(op: PlannedOp, result: dict[str, Any] | Exception) -> bool:
+    """A create that may or may not have been applied (its answer was lost): look it up before anything."""
+    return op.action == "create" and isinstance(result, OutcomeUnknown)
 
 
 def outcome(op: PlannedOp, result: dict[str, Any] | Exception, *, deferred_reason: str) -> Outcome:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from ml_connector.fields import ResolvedFields
@@ -24,7 +25,11 @@ class RecordPages(Protocol):
     """What a listing needs of the Pipedrive hook: its paged list call."""
 
     def iter_pages(
-        self, entity: RecordKind, *, custom_fields: Sequence[str] | None = None
+        self,
+        entity: RecordKind,
+        *,
+        updated_since: datetime | None = None,
+        custom_fields: Sequence[str] | None = None,
     ) -> Iterator[list[dict[str, Any]]]: ...
 
 
@@ -45,14 +50,19 @@ def listing_keys(resolved: ResolvedFields, kind: RecordKind) -> list[str]:
     return [match, *others][:MAX_CUSTOM_FIELD_KEYS]
 
 
-def list_identity(hook: RecordPages, resolved: ResolvedFields, kind: RecordKind) -> Listing:
-    """Every live record of ``kind`` that carries a Workday ID, grouped by that ID."""
+def list_identity(
+    hook: RecordPages, resolved: ResolvedFields, kind: RecordKind, *, updated_since: datetime | None = None
+) -> Listing:
+    """Every live record of ``kind`` that carries a Workday ID (changed since ``updated_since``, when
+    given), grouped by that ID."""
     match = resolved.match_field(kind)
     listing = Listing()
     if match.pending:  # the field does not exist yet (dry run), so no record can carry it
         return listing
     ids: dict[str, list[int]] = defaultdict(list)
-    for page in hook.iter_pages(kind, custom_fields=listing_keys(resolved, kind)):
+    for page in hook.iter_pages(
+        kind, updated_since=updated_since, custom_fields=listing_keys(resolved, kind)
+    ):
         listing.pages += 1
         for record in page:
             key = (record.get("custom_fields") or {}).get(match.key)

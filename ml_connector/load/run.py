@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ml_connector.audit import AuditTrail, LoadSummary
 from ml_connector.fields import ResolvedFields
-from ml_connector.http.errors import BudgetExhausted
-from ml_connector.load.execute import Writer, outcome
+from ml_connector.http.errors import ApiError, BudgetExhausted
+from ml_connector.load.execute import Writer, lost_create, outcome
 from ml_connector.load.identity import list_identity
 from ml_connector.load.inputs import read_inputs
 from ml_connector.load.known import KnownState
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_WORKERS = 4
+# Looking up creates whose answer was lost: Pipedrive's update times are its own clock's, so the listing
+# starts this long before the load did.
+CLOCK_SLACK = timedelta(minutes=5)
 
 
 def run_load(
@@ -108,6 +112,7 @@ class _KindLoad:
     known: KnownState
     record: LoadRecord
     writer: Writer
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def run(self, kind: RecordKind, rows: list[Row], *, resumed: bool) -> None:
         if not rows:
@@ -138,7 +143,57 @@ class _KindLoad:
             for op in writes:
                 self.record.settle(op, tokens=0)
             return
+        lost: list[tuple[PlannedOp, Exception]] = []
         for op, result in self.writer.write_all(writes, max_workers=self.max_workers):
+            if lost_create(op, result):
+                assert isinstance(result, Exception)
+                lost.append((op, result))
+            else:
+                self._settle(op, result)
+        if lost:
+            self._resolve_lost(kind, lost)
+
+    def _resolve_lost(self, kind: RecordKind, lost: list[tuple[PlannedOp, Exception]]) -> None:
+        """Creates whose answer was lost are looked up once, in what changed in Pipedrive since the load
+        began: one found is adopted, one not found is created now; only what stays unknown (the lookup
+        failed, or the second create lost its answer too) waits for the next run."""
+        if self.record.stopped:
+            for op, exc in lost:
+                self._settle(op, exc)
+            return
+        try:
+            listing = list_identity(self.hook, self.resolved, kind, updated_since=self.started - CLOCK_SLACK)
+        except ApiError as exc:  # the budget, or Pipedrive unreachable: the next run's listing finds them
+            log.warning("could not look up %d %s create(s) whose answer was lost: %s", len(lost), kind, exc)
+            for op, lost_exc in lost:
+                self._settle(op, lost_exc)
+            return
+        self.writer.count_requests(max(listing.pages, 1))
+        resend = []
+        for op, _ in lost:
+            if op.key in listing.identity:
+                pipedrive_id = listing.identity[op.key]
+                self.writer.journal_write(op, pipedrive_id)
+                self.known.written(op, pipedrive_id)
+                reason = "its answer was lost; found in Pipedrive by listing and adopted, not sent again"
+                self.record.settle(op.but("create", reason, pipedrive_id))
+            elif op.key in listing.conflicts:
+                ids = ", ".join(str(i) for i in listing.conflicts[op.key])
+                reason = (
+                    f"its answer was lost and Pipedrive {kind}s {ids} now carry Workday ID {op.key}: merge or "
+                    "delete the duplicates in Pipedrive"
+                )
+                self.record.settle(op.but("conflict", reason), tokens=0)
+            else:
+                resend.append(op)
+        log.info(
+            "%d %s create(s) with a lost answer: %d found and adopted, %d created again",
+            len(lost),
+            kind,
+            len(lost) - len(resend),
+            len(resend),
+        )
+        for op, result in self.writer.write_all(resend, max_workers=self.max_workers):
             self._settle(op, result)
 
     def _settle(self, op: PlannedOp, result: dict[str, Any] | Exception) -> None:

@@ -225,19 +225,36 @@ def test_backfill_runs_extract_exactly_their_windows(world: SyncWorld) -> None:
 
 
 @pytest.mark.parametrize(
-    "lost",
-    [{"kind": "malformed"}, {"kind": "lost_response"}, {"kind": "lost_response", "status": 502}],
-    ids=["cut-answer", "dropped-after-write", "502-after-write"],
+    ("lost", "applied"),
+    [
+        ({"kind": "malformed"}, True),
+        ({"kind": "lost_response"}, True),
+        ({"kind": "lost_response", "status": 502}, True),
+        ({"kind": "drop"}, False),
+    ],
+    ids=["cut-answer", "dropped-after-write", "502-after-write", "dropped-before-write"],
 )
-def test_a_create_whose_answer_is_lost_is_not_duplicated(world: SyncWorld, lost: dict[str, Any]) -> None:
-    """Pipedrive stores the organization but the answer never arrives (whole): not resent, and the next
-    run finds it by listing instead of creating it again."""
+def test_a_create_whose_answer_is_lost_is_resolved_in_the_same_run(
+    world: SyncWorld, lost: dict[str, Any], applied: bool
+) -> None:
+    """The answer to a create never arrives (whole): the create is not resent blindly. The load looks it
+    up once in what changed since it began: adopted when Pipedrive stored it, created now when not."""
     expected = world.workday("GET", "/workday/summary")["customers"]["total"]
     world.pipedrive("POST", "/faults", {"route": ORGS_POST, "after": 5, "count": 1, **lost})
     first = world.run("customers", mode="full_refresh")
+    assert set(task_states(first).values()) == {"success"}
     summary = world.summary(first.dag_id, first.run_id)
-    assert summary["organizations"]["failed"] == 1
-    assert len(world.records("organizations")) == expected
-    world.run("customers")
+    assert summary["organizations"]["failed"] == 0
+    assert summary["organizations"]["created"] == expected
+    assert route_count(world.pipedrive_stats(), ORGS_POST) == expected + (0 if applied else 1)
     assert len(world.records("organizations")) == expected
     assert world.duplicates("organizations", "Workday ID") == {}
+    ledger = [
+        row
+        for path in (world.area.root / "ledger" / "customers").rglob("*.parquet")
+        for row in world.area.read_table(path).to_pylist()
+    ]
+    adopted = [r for r in ledger if "found in Pipedrive by listing" in (r["reason"] or "")]
+    assert len(adopted) == (1 if applied else 0)
+    world.run("customers")
+    assert len(world.records("organizations")) == expected

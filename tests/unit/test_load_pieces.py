@@ -9,8 +9,8 @@ import pytest
 
 from ml_connector.audit import AuditTrail, LoadSummary
 from ml_connector.fields import ResolvedField, ResolvedFields
-from ml_connector.http.errors import ApiError, BudgetExhausted, CredentialRejected
-from ml_connector.load.execute import Writer, outcome, payload
+from ml_connector.http.errors import ApiError, BudgetExhausted, CredentialRejected, OutcomeUnknown
+from ml_connector.load.execute import Writer, lost_create, outcome, payload
 from ml_connector.load.identity import Listing
 from ml_connector.load.inputs import rejected_ops, rows_to_load
 from ml_connector.load.known import KnownState
@@ -263,3 +263,12 @@ def test_record_stops_on_the_first_budget_error_and_says_why(tmp_path: Path) -> 
     assert "budget exhausted" in record.ops[-1].reason
     record.stop(CredentialRejected("Pipedrive", "revoked", status=401))
     assert record.stopped_reason() == "not written: the load stopped (CredentialRejected)"
+
+
+def test_only_a_create_with_an_unknown_outcome_is_looked_up() -> None:
+    unknown = OutcomeUnknown("Pipedrive", "timed out; may have been applied, not resent")
+    create = PlannedOp("organization", "CUS-1", "create", row=org())
+    assert lost_create(create, unknown)
+    assert not lost_create(create.but("update", "", 1), unknown)  # a PATCH is idempotent: it was retried
+    assert not lost_create(create, ApiError("Pipedrive", "bad", status=400))  # refused: not applied
+    assert not lost_create(create, {"id": 1})
