@@ -10,7 +10,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
-.PHONY: venv test cluster lint typecheck pytest demo sandbox airflow bench reference constraints clean
+.PHONY: venv test cluster soak lint typecheck pytest demo sandbox airflow bench reference constraints clean
 
 venv: $(STAMP)
 
@@ -38,6 +38,12 @@ pytest: $(STAMP)
 # are kept in .artifacts/cluster/.
 cluster: $(STAMP)
 	$(BIN)/pytest -q -m cluster tests/cluster $(PYTEST_ARGS)
+
+# The long versions: ten rounds of two loads started together (same DAG, both DAGs) with random offsets;
+# the seed is printed, ML_CONNECTOR_CONCURRENCY_SEED replays it.
+SOAK_ROUNDS ?= 10
+soak: $(STAMP)
+	ML_CONNECTOR_CONCURRENCY_ROUNDS=$(SOAK_ROUNDS) $(BIN)/pytest -q -s tests/concurrency $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	$(BIN)/ml-connector demo $(DEMO_ARGS)

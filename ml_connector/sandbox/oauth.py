@@ -59,6 +59,7 @@ class TokenIssuer:
         self._lock = threading.Lock()
         self._refresh_tokens: set[str] = {refresh_token}
         self._access: dict[str, float] = {}
+        self._issued: set[str] = set()  # every token handed out, kept across resets (secret scans)
         self.refresh_count = 0
 
     def client_ok(self, client_id: str | None, client_secret: str | None) -> bool:
@@ -78,7 +79,13 @@ class TokenIssuer:
                 self._refresh_tokens.add(refresh_token)
             access = f"{self.access_prefix}{secrets.token_urlsafe(32)}"
             self._access[access] = time.time() + self.ttl_s
+            self._issued.update((access, refresh_token))
             return IssuedToken(access, refresh_token, self.ttl_s)
+
+    def secrets(self) -> set[str]:
+        """The client secret and every refresh and access token this issuer ever knew."""
+        with self._lock:
+            return {self.client_secret, self.initial_refresh_token, *self._refresh_tokens, *self._issued}
 
     def check_access(self, token: str) -> AccessCheck:
         with self._lock:

@@ -93,6 +93,22 @@ class RunningSandbox:
             oauth=True,
         )
 
+    def secrets_in_play(self) -> set[str]:
+        """Every credential of both servers, including each token issued so far: what must never appear
+        in a log, a staged file, the ledger or the metadata database."""
+        wd, pd = self.config.workday, self.config.pipedrive
+        issued: set[str] = set()
+        for issuer in (self.workday_app.state.tenant.issuer, self.pipedrive_app.state.pipedrive.issuer):
+            issued |= issuer.secrets()
+        return {
+            wd.client_secret,
+            wd.refresh_token,
+            wd.isu_password,
+            pd.api_token,
+            pd.client_secret,
+            pd.refresh_token,
+        } | issued
+
     def banner(self) -> str:
         """The lines the CLI prints: URLs and ready-to-use Airflow connections."""
         return "\n".join(

@@ -7,18 +7,21 @@ the last one stops everything and checks nothing is left behind.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
+import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import psycopg2
+import pyarrow.parquet as pq
 import pytest
-import requests
 from cryptography.fernet import Fernet
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
@@ -26,6 +29,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 from support.cluster import AirflowCluster, wait_for
+from support.sandbox import PipedriveApi
 from support.sync_world import SyncWorld
 
 from ml_connector.mapping import load_mapping
@@ -107,23 +111,6 @@ def succeeded(cluster: AirflowCluster, dag_id: str, run_id: str) -> dict[str, An
     return run
 
 
-def roles(world: SyncWorld) -> Counter[str]:
-    """How many organizations carry each Workday role (the labels of the roles set field)."""
-    api = requests.get(
-        f"{world.sandbox.pipedrive_url}/api/v2/organizationFields",
-        params={"limit": 500},
-        headers={"x-api-token": world.sandbox.config.pipedrive.api_token},
-        timeout=30,
-    ).json()["data"]
-    field = next(f for f in api if f["field_name"] == "Workday roles")
-    labels = {o["id"]: o["label"] for o in field["options"]}
-    counts: Counter[str] = Counter()
-    for org in world.records("organizations"):
-        for option in org["custom_fields"].get(field["field_code"]) or []:
-            counts[labels[option]] += 1
-    return counts
-
-
 def test_first_scheduled_runs_sync_every_record_exactly_once(
     cluster: AirflowCluster, world: SyncWorld
 ) -> None:
@@ -142,10 +129,9 @@ def test_first_scheduled_runs_sync_every_record_exactly_once(
         rejected = world.area.read_table(world.area.stage_path(dag_id, run_id, "rejected")).to_pylist()
         contacts += extracted.num_rows - sum(1 for r in rejected if r["entity"] == "person")
     # every customer and every supplier is in exactly one organization (a company that is both is one)
-    assert roles(world) == {
-        "Customer": tenant["customers"]["total"],
-        "Supplier": tenant["suppliers"]["total"],
-    }
+    with PipedriveApi(world.sandbox) as api:
+        roles = api.role_counts()
+    assert roles == {"Customer": tenant["customers"]["total"], "Supplier": tenant["suppliers"]["total"]}
     assert world.duplicates("organizations", "Workday ID") == {}
     # every contact is one person (each contact is owned by one of the two DAGs)
     assert len(world.records("persons")) == contacts > 0
@@ -337,6 +323,37 @@ def test_the_ui_shows_the_graph_a_task_log_and_the_trigger_form(
     form = page_shows(browser, "Run Parameters", "mode", "dry_run", "updated_from", "updated_to")
     assert "incremental" in form  # the mode's default, with its description
     browser.save_screenshot(str(shots / "trigger_form.png"))
+
+
+def test_no_credential_of_either_system_is_anywhere_the_deployment_wrote(
+    cluster: AirflowCluster, sandbox: RunningSandbox, home: Path
+) -> None:
+    """Logs (process and task), staging, plans, ledger, state and the metadata database hold none of the
+    configured secrets nor any access or refresh token issued during the runs (raw or URL-encoded)."""
+    secrets = {s for s in sandbox.secrets_in_play() if len(s) >= 8}
+    assert len(secrets) > 6  # access tokens were issued on both sides during the runs
+    needles = {s: (s, quote(s, safe="")) for s in secrets}
+    leaks: set[str] = set()
+    for path in home.rglob("*"):
+        if not path.is_file():
+            continue
+        if path.suffix == ".parquet":
+            text = json.dumps(pq.read_table(path).to_pylist(), default=str)
+        else:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        leaks |= {str(path.relative_to(home)) for forms in needles.values() if any(f in text for f in forms)}
+    dump = subprocess.run(
+        ["pg_dump", "-h", "127.0.0.1", "-U", "postgres", "--data-only", cluster.database],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "dag_run" in dump  # the dump holds the runs
+    if any(f in dump for forms in needles.values() for f in forms):
+        leaks.add("the metadata database")
+    assert leaks == set()  # where a secret was found (never the secret itself)
+    vault = list((home / "state" / "credentials").rglob("*"))
+    assert any(p.is_file() for p in vault)  # the token vault is in use, and encrypted (scanned above)
 
 
 def test_stopping_leaves_no_process_database_or_port(cluster: AirflowCluster) -> None:

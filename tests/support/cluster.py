@@ -110,19 +110,8 @@ class AirflowCluster:
         return path.read_text()
 
     def start(self) -> None:
-        self.home.mkdir(parents=True, exist_ok=True)
-        self.database = f"ml_connector_cluster_{os.getpid()}"
-        self.redis_db = 8 + os.getpid() % 8
-        admin = psycopg2.connect(dbname="postgres", **PG)  # type: ignore[arg-type]
-        admin.autocommit = True
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{self.database}"')
-            cur.execute(f'CREATE DATABASE "{self.database}"')
-        admin.close()
-        redis.Redis(host="127.0.0.1", port=6379, db=self.redis_db).flushdb()
-        self.cli("db", "migrate")
-        self.cli("pools", "set", "workday_api", "1", "Workday API calls (ml-connector)")
-        self.cli("pools", "set", "pipedrive_api", "1", "Pipedrive API calls (ml-connector)")
+        """The metadata database (:meth:`prepare`), then every service, once the API answers."""
+        self.prepare()
         self._spawn("api-server", "api-server", "--host", "127.0.0.1", "--port", str(self.api_port))
         self._spawn("scheduler", "scheduler")
         self._spawn("dag-processor", "dag-processor")
@@ -138,6 +127,30 @@ class AirflowCluster:
             )  # fmt: skip
         wait_for("the API server", lambda: self._health(), timeout=180)
         wait_for("both DAGs parsed", lambda: len(self.dags()) >= 2, timeout=240, every=2)
+
+    def prepare(self) -> None:
+        """A database of its own, migrated, with the pools and the DAGs; a Redis database number of its own."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.database = f"ml_connector_cluster_{os.getpid()}"
+        self.redis_db = 8 + os.getpid() % 8
+        admin = psycopg2.connect(dbname="postgres", **PG)  # type: ignore[arg-type]
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{self.database}"')
+            cur.execute(f'CREATE DATABASE "{self.database}"')
+        admin.close()
+        redis.Redis(host="127.0.0.1", port=6379, db=self.redis_db).flushdb()
+        self.cli("db", "migrate")
+        self.cli("pools", "set", "workday_api", "1", "Workday API calls (ml-connector)")
+        self.cli("pools", "set", "pipedrive_api", "1", "Pipedrive API calls (ml-connector)")
+        # The DAGs registered once, as a running deployment has them: two `dags test` of one DAG started
+        # together on a fresh database would race to insert its row.
+        self.cli("dags", "reserialize")
+
+    def run_cli(self, name: str, *args: str, env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """An ``airflow`` command in the background (e.g. ``dags test``), its output in ``<name>.log``."""
+        self._spawn(name, *args, env=env)
+        return self.processes[name]
 
     def _spawn(self, name: str, *args: str, env: Mapping[str, str] | None = None) -> None:
         log = open(self.home / f"{name}.log", "wb")  # noqa: SIM115 - closed by the process's end

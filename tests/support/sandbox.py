@@ -7,6 +7,7 @@ these, so a change to the control plane is made in one place.
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,6 +106,23 @@ class PipedriveApi(requests.Session):
 
     def stats(self) -> dict[str, Any]:
         return self.server.stats()
+
+    def field_code(self, kind: str, name: str) -> str:
+        """The key of the ``organization`` or ``person`` field named ``name``."""
+        return str(next(f["field_code"] for f in self.fields(kind) if f["field_name"] == name))
+
+    def fields(self, kind: str) -> list[dict[str, Any]]:
+        return list(self.data("GET", f"/api/v2/{kind}Fields", params={"limit": 500}))
+
+    def role_counts(self) -> Counter[str]:
+        """How many organizations carry each Workday role (the labels of the roles set field)."""
+        field = next(f for f in self.fields("organization") if f["field_name"] == "Workday roles")
+        labels = {o["id"]: o["label"] for o in field["options"]}
+        return Counter(
+            labels[option]
+            for org in self.records("organizations")
+            for option in org["custom_fields"].get(field["field_code"]) or []
+        )
 
     def records(self, kind: str) -> list[dict[str, Any]]:
         """Every live record of ``organizations`` or ``persons``, paged with the v2 cursor."""

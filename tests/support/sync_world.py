@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 from unittest.mock import patch
 
-import requests
 from croniter import croniter
 
 from ml_connector.sandbox.runtime import RunningSandbox
@@ -44,14 +43,8 @@ class SyncWorld:
             return api.records(kind)
 
     def field_key(self, kind: str, name: str) -> str:
-        token = self.sandbox.config.pipedrive.api_token
-        body = requests.get(
-            f"{self.sandbox.pipedrive_url}/api/v2/{kind}Fields",
-            params={"limit": 500},
-            headers={"x-api-token": token},
-            timeout=30,
-        ).json()
-        return next(f["field_code"] for f in body["data"] if f["field_name"] == name)
+        with PipedriveApi(self.sandbox) as api:
+            return api.field_code(kind, name)
 
     def duplicates(self, kind: str, field_name: str) -> dict[str, int]:
         key = self.field_key("organization" if kind == "organizations" else "person", field_name)
