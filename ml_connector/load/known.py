@@ -34,6 +34,10 @@ class KnownState:
     pushed: dict[RecordKind, dict[str, Known]] = field(default_factory=lambda: {k: {} for k in RECORD_KINDS})
     listed: dict[RecordKind, Listing | None] = field(default_factory=lambda: dict.fromkeys(RECORD_KINDS))
     forgotten: dict[RecordKind, set[str]] = field(default_factory=lambda: {k: set() for k in RECORD_KINDS})
+    # Workday keys that more than one Pipedrive record carries, found by the check of recent changes.
+    duplicates: dict[RecordKind, dict[str, list[int]]] = field(
+        default_factory=lambda: {k: {} for k in RECORD_KINDS}
+    )
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
@@ -72,6 +76,38 @@ class KnownState:
             self.pushed[kind].pop(key, None)
         return stale
 
+    def take_changes(self, kind: RecordKind, changes: Listing) -> tuple[dict[str, list[int]], dict[str, int]]:
+        """Fold in a listing of recently changed records. A key the map lacks, carried by one record, is
+        adopted, so that it is never created a second time. Returns those, and the candidates for
+        duplicates: keys carried under an id other than the map's, or by several records; which of
+        their ids are still live decides (:meth:`confirm_duplicates`)."""
+        identity = self.identity[kind]
+        candidates: dict[str, list[int]] = {}
+        adopted: dict[str, int] = {}
+        for key, ids in changes.conflicts.items():
+            candidates[key] = sorted({*ids, *([identity[key]] if key in identity else [])})
+        for key, pipedrive_id in changes.identity.items():
+            mapped = identity.get(key)
+            if mapped is None:
+                identity[key] = adopted[key] = pipedrive_id
+            elif mapped != pipedrive_id:
+                candidates[key] = sorted({mapped, pipedrive_id})
+        return candidates, adopted
+
+    def confirm_duplicates(self, kind: RecordKind, live: dict[str, list[int]]) -> dict[str, list[int]]:
+        """``live``: per candidate key, the ids still live in Pipedrive. One left is the key's record now
+        (the map's was deleted and the record made again); several are duplicates. Returns those."""
+        found = {}
+        for key, ids in live.items():
+            if len(ids) == 1:
+                if self.identity[kind].get(key) != ids[0]:
+                    self.identity[kind][key] = ids[0]
+                    self.pushed[kind].pop(key, None)  # what the new record holds is not known
+            elif ids:
+                found[key] = sorted(ids)
+        self.duplicates[kind].update(found)
+        return found
+
     def plan_inputs(
         self, kind: RecordKind, *, mode: Mode, inactive_policy: str, pending_orgs: Iterable[str] = ()
     ) -> PlanInputs:
@@ -91,10 +127,17 @@ class KnownState:
         return PlanInputs(
             identity=self.identity[kind],
             known=known,
-            conflicts=listing.conflicts if listing is not None else {},
+            conflicts={**(listing.conflicts if listing is not None else {}), **self.duplicates[kind]},
             org_ids=org_ids,
             inactive_policy=inactive_policy,
-            org_conflicts=dict(org_listing.conflicts) if kind == "person" and org_listing is not None else {},
+            org_conflicts=(
+                {
+                    **(org_listing.conflicts if org_listing is not None else {}),
+                    **self.duplicates["organization"],
+                }
+                if kind == "person"
+                else {}
+            ),
         )
 
     def org_id(self, row: Row) -> int | None:

@@ -18,7 +18,7 @@ from ml_connector.load.plan import WRITE_ACTIONS, PlannedOp, Row, plan_records
 from ml_connector.load.record import LoadRecord
 from ml_connector.load.state import Journal
 from ml_connector.staging.area import StagingArea
-from ml_connector.staging.files import RunFiles
+from ml_connector.staging.files import RunFiles, StateFiles
 from ml_connector.vocabulary import ENTITIES, MODES, RECORD_KINDS, Mode, RecordKind
 
 if TYPE_CHECKING:
@@ -84,6 +84,7 @@ def run_load(
         known,
         record,
         Writer(hook, resolved, journal, known, run_id),
+        StateFiles(area),
     )
     for kind in RECORD_KINDS:
         record.read(kind, len(inputs.rows[kind]))
@@ -91,6 +92,8 @@ def run_load(
 
     if not dry_run:
         known.save(area, entity, record.carried())
+        for kind in load.checked:  # shared by both DAGs: the next check of either starts here
+            load.state.write_duplicates_checked(kind, load.started)
     record.finish(files, requests=load.writer.requests, tokens_spent=hook.tokens_spent - tokens_before)
     if not dry_run:
         # Last: a kill before this point replays the journals again, which is harmless.
@@ -112,16 +115,19 @@ class _KindLoad:
     known: KnownState
     record: LoadRecord
     writer: Writer
+    state: StateFiles
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    checked: set[RecordKind] = field(default_factory=set)  # kinds whose duplicate check is current
 
     def run(self, kind: RecordKind, rows: list[Row], *, resumed: bool) -> None:
-        if not rows:
-            return
         if self.record.stopped:
-            self.record.carry_all(kind, rows, self.known.identity[kind])
+            if rows:
+                self.record.carry_all(kind, rows, self.known.identity[kind])
             return
         skip_inactive = self.resolved.inactive_policy == "skip"
-        if self.known.must_list(kind, rows, mode=self.mode, resumed=resumed, skip_inactive=skip_inactive):
+        if rows and self.known.must_list(
+            kind, rows, mode=self.mode, resumed=resumed, skip_inactive=skip_inactive
+        ):
             try:
                 listing = list_identity(self.hook, self.resolved, kind)
             except BudgetExhausted as exc:
@@ -130,6 +136,11 @@ class _KindLoad:
                 return
             self.writer.count_requests(max(listing.pages, 1))
             self.known.take_listing(kind, listing)
+            self.checked.add(kind)
+        else:
+            self._check_duplicates(kind, rows)
+        if not rows:
+            return
         pending = self.record.pending_creates("organization") if self.dry_run else []
         inputs = self.known.plan_inputs(
             kind, mode=self.mode, inactive_policy=self.resolved.inactive_policy, pending_orgs=pending
@@ -152,6 +163,49 @@ class _KindLoad:
                 self._settle(op, result)
         if lost:
             self._resolve_lost(kind, lost)
+
+    def _check_duplicates(self, kind: RecordKind, rows: list[Row]) -> None:
+        """Without a full listing, list what changed in Pipedrive since the last check (10 tokens per 500
+        records): a Workday key under another id than the map's is a duplicate, reported as a conflict
+        (ledger, summary, an error line) and never written to; a key the map lacks is adopted."""
+        since = self.state.read_duplicates_checked(kind)
+        if since is None:  # never checked: this load sets the mark, the next one checks from it
+            self.checked.add(kind)
+            return
+        try:
+            changes = list_identity(self.hook, self.resolved, kind, updated_since=since - CLOCK_SLACK)
+        except ApiError as exc:  # checked from the same mark next time
+            log.warning("could not check the %ss changed since %s for duplicates: %s", kind, since, exc)
+            return
+        self.writer.count_requests(max(changes.pages, 1))
+        candidates, adopted = self.known.take_changes(kind, changes)
+        try:
+            live = {
+                key: [i for i in ids if self.hook.get(kind, i) is not None] for key, ids in candidates.items()
+            }
+        except ApiError as exc:
+            log.warning("could not confirm %d possible duplicate %s(s): %s", len(candidates), kind, exc)
+            return
+        self.writer.count_requests(sum(len(ids) for ids in candidates.values()))
+        self.checked.add(kind)
+        found = self.known.confirm_duplicates(kind, live)
+        planned = {row.key for row in rows}
+        for key, ids in sorted(found.items()):
+            reason = (
+                f"{len(ids)} Pipedrive {kind}s carry Workday ID {key} (ids {', '.join(map(str, ids))}): merge or "
+                "delete the duplicates in Pipedrive; nothing is written for this key until then"
+            )
+            log.error("duplicate in Pipedrive: %s", reason)
+            if key not in planned:  # a planned row of this key becomes a conflict in the plan itself
+                self.record.settle(PlannedOp(kind, key, "conflict", reason=reason), tokens=0)
+        for key, pipedrive_id in sorted(adopted.items()):
+            self.record.audit.record(
+                kind,
+                key,
+                "adopted",
+                pipedrive_id=pipedrive_id,
+                reason="a Pipedrive record carries this Workday ID and the identity map did not know it",
+            )
 
     def _resolve_lost(self, kind: RecordKind, lost: list[tuple[PlannedOp, Exception]]) -> None:
         """Creates whose answer was lost are looked up once, in what changed in Pipedrive since the load

@@ -110,6 +110,17 @@ class StateFiles:
     def _aliases_path(self) -> ObjectStoragePath:
         return self.area.state_path("suppliers", "org_aliases.json")
 
+    def read_duplicates_checked(self, kind: RecordKind) -> datetime | None:
+        """Until when Pipedrive's ``kind`` records were last checked for duplicates (by either DAG)."""
+        value = (self.area.read_json(self._checked_path(kind), default={}) or {}).get("until")
+        return datetime.fromisoformat(value) if value else None
+
+    def write_duplicates_checked(self, kind: RecordKind, moment: datetime) -> None:
+        self.area.write_json(self._checked_path(kind), {"until": moment.isoformat()})
+
+    def _checked_path(self, kind: RecordKind) -> ObjectStoragePath:
+        return self.area.state_path(PLURAL[kind], "duplicates_checked.json")
+
     @property
     def pinned_fields_path(self) -> ObjectStoragePath:
         return self.area.state_path("fields", "pinned.json")

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import requests
+from support.sandbox import PipedriveApi
 from support.sync_world import SyncWorld, route_count, task_states
 
 ORGS_POST = "POST /api/v2/organizations"
@@ -102,6 +103,43 @@ def test_failed_writes_turn_the_run_red_and_the_next_run_writes_them(world: Sync
     assert world.summary(second.dag_id, second.run_id)["persons"]["created"] == 3  # carried over, written
     assert len(world.records("persons")) == persons + 3
     assert world.duplicates("persons", "Workday contact ID") == {}
+
+
+def test_a_duplicate_made_in_pipedrive_is_noticed_by_the_next_incremental_run(world: SyncWorld) -> None:
+    world.run("customers", mode="full_refresh")
+    id_key = world.field_key("organization", "Workday ID")
+    orgs = world.records("organizations")
+    twin, remade = orgs[2], orgs[3]
+    with PipedriveApi(world.sandbox) as api:  # a person adds a second record of one customer by hand,
+        copy = {"name": twin["name"], "custom_fields": {id_key: twin["custom_fields"][id_key]}}
+        second = api.data("POST", "/api/v2/organizations", json=copy)
+        # and deletes another one and makes it again
+        api.data("DELETE", f"/api/v2/organizations/{remade['id']}")
+        again = {"name": remade["name"], "custom_fields": {id_key: remade["custom_fields"][id_key]}}
+        new_id = api.data("POST", "/api/v2/organizations", json=again)["id"]
+    world.workday("POST", "/workday/mutate", {"update_customers": 40})  # every customer changes
+    before = route_count(world.pipedrive_stats(), ORGS_PATCH)
+    run = world.run("customers")
+    summary = world.summary(run.dag_id, run.run_id)
+    assert summary["organizations"]["conflicts"] == 1
+    key = twin["custom_fields"][id_key]
+    ledger = [
+        row
+        for path in (world.area.root / "ledger" / "customers").rglob("*.parquet")
+        for row in world.area.read_table(path).to_pylist()
+        if row["run_id"] == run.run_id and row["key"] == key
+    ]
+    assert [r["action"] for r in ledger] == ["conflict"]
+    assert f"ids {twin['id']}, {second['id']}" in ledger[0]["reason"]
+    # the duplicate is not written to; the re-made record is updated under its new id, not duplicated
+    assert route_count(world.pipedrive_stats(), ORGS_PATCH) - before == 40 - 1
+    ids = [o["custom_fields"][id_key] for o in world.records("organizations")]
+    assert ids.count(remade["custom_fields"][id_key]) == 1
+    identity = {
+        r["key"]: r["pipedrive_id"]
+        for r in world.area.read_table(world.area.state_path("organizations", "identity.parquet")).to_pylist()
+    }
+    assert identity[remade["custom_fields"][id_key]] == new_id
 
 
 def test_a_customer_that_breaks_its_soap_page_is_rejected_alone(world: SyncWorld) -> None:

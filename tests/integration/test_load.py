@@ -30,6 +30,9 @@ FAST = RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.05, rng=rand
 DAG = "workday_customers_to_pipedrive"
 ORGS = "/api/v2/organizations"
 PERSONS = "/api/v2/persons"
+# What a load without a full listing always costs: one listing per kind of what changed since the last
+# duplicate check (10 tokens each, for up to 500 changed records).
+CHECKS = {f"GET {ORGS}": 1, f"GET {PERSONS}": 1}
 
 
 class Killed(BaseException):
@@ -180,7 +183,7 @@ def orgs_and_persons(n: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
 
 
 # -- cost ------------------------------------------------------------------------------------------------------
-def test_first_load_creates_everything_and_an_unchanged_second_load_costs_no_call(
+def test_first_load_creates_everything_and_an_unchanged_second_load_costs_only_the_checks(
     env: Env, caplog: pytest.LogCaptureFixture
 ) -> None:
     orgs, persons = orgs_and_persons(40)
@@ -205,9 +208,9 @@ def test_first_load_creates_everything_and_an_unchanged_second_load_costs_no_cal
 
     env.stage("run-2", orgs, persons)
     second, calls = env.calls_during(lambda: env.load("run-2"))
-    assert calls == {}
+    assert calls == CHECKS
     assert second.organizations.unchanged == 40 and second.persons.unchanged == 20
-    assert second.requests == 0 and second.tokens_spent == 0
+    assert second.requests == 2 and second.tokens_spent == 2 * 10  # the two checks, nothing else
     assert RunFiles(env.area, DAG, "run-2").read_document("summary")["organizations"]["unchanged"] == 40
     ledger = env.ledger("run-2")
     assert Counter(r["action"] for r in ledger) == {"unchanged": 60}
@@ -236,7 +239,7 @@ def test_an_update_patches_only_the_changed_fields_and_inactive_updates_the_stat
     env.stage("run-2", changed)
     summary, calls = env.calls_during(lambda: env.load("run-2"))
     # One listing (CUS-000004 is not in the map), one create, two PATCHes; CUS-000003 costs nothing.
-    assert calls == {f"GET {ORGS}": 1, f"POST {ORGS}": 1, f"PATCH {ORGS}/{{id}}": 2}
+    assert calls == {**CHECKS, f"POST {ORGS}": 1, f"PATCH {ORGS}/{{id}}": 2}
     f = env.resolved.by_name("organization")
     status = f["Workday customer status"]
     assert sorted(bodies, key=str) == sorted(
@@ -271,7 +274,7 @@ def test_with_inactive_policy_skip_an_inactive_record_is_left_alone(env: Env) ->
         "run-2", [org(1, **{"Workday customer status": "Inactive"}, active=False), org(2, active=False)]
     )
     summary, calls = env.calls_during(lambda: env.load("run-2"))
-    assert calls == {} and summary.organizations.skipped == 2
+    assert calls == CHECKS and summary.organizations.skipped == 2
     assert sorted(env.by_workday_id()) == ["CUS-000001"]
 
 
@@ -462,7 +465,7 @@ def test_reconcile_repairs_a_manual_edit_in_pipedrive(env: Env) -> None:
     assert env.load("run-2").organizations.unchanged == 2  # the pushed values know nothing of the edit
     env.stage("run-3", [org(1), org(2)])
     summary, calls = env.calls_during(lambda: env.load("run-3", mode="reconcile"))
-    assert summary.organizations.updated == 1 and calls == {f"GET {ORGS}": 1, f"PATCH {ORGS}/{{id}}": 1}
+    assert summary.organizations.updated == 1 and calls == {**CHECKS, f"PATCH {ORGS}/{{id}}": 1}
     stored = env.hook.get("organization", edited["id"])
     assert stored is not None and stored["name"] == "Customer 1"
 

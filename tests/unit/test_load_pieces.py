@@ -272,3 +272,22 @@ def test_only_a_create_with_an_unknown_outcome_is_looked_up() -> None:
     assert not lost_create(create.but("update", "", 1), unknown)  # a PATCH is idempotent: it was retried
     assert not lost_create(create, ApiError("Pipedrive", "bad", status=400))  # refused: not applied
     assert not lost_create(create, {"id": 1})
+
+
+def test_recent_changes_adopt_unknown_keys_and_name_duplicate_candidates() -> None:
+    known = KnownState(identity={"organization": {"CUS-1": 1, "CUS-2": 2}, "person": {}})
+    changes = Listing(identity={"CUS-1": 1, "CUS-2": 20, "CUS-3": 3}, conflicts={"CUS-4": [4, 40]})
+    candidates, adopted = known.take_changes("organization", changes)
+    assert adopted == {"CUS-3": 3} and known.identity["organization"]["CUS-3"] == 3
+    assert candidates == {"CUS-2": [2, 20], "CUS-4": [4, 40]}  # CUS-1 under its own id is fine
+
+    known.pushed["organization"]["CUS-2"] = Known({"name": "A"}, "h")
+    # CUS-2's mapped record was deleted and made again: re-mapped; CUS-4 has two live records
+    found = known.confirm_duplicates("organization", {"CUS-2": [20], "CUS-4": [4, 40]})
+    assert found == {"CUS-4": [4, 40]}
+    assert known.identity["organization"]["CUS-2"] == 20 and "CUS-2" not in known.pushed["organization"]
+    inputs = known.plan_inputs("organization", mode="incremental", inactive_policy="update_status")
+    assert inputs.conflicts == {"CUS-4": [4, 40]}  # never written to until merged
+    assert known.plan_inputs("person", mode="incremental", inactive_policy="skip").org_conflicts == {
+        "CUS-4": [4, 40]
+    }
