@@ -48,8 +48,11 @@ def _ascii_compatible(body: bytes) -> bytes:
     for bom, codec in _BOMS:
         if body.startswith(bom):
             return body if codec == "utf-8" else body[len(bom) :].decode(codec, errors="replace").encode()
-    if body[:2] in (b"\x00<", b"<\x00"):  # UTF-16 without a BOM
-        return body.decode("utf-16-be" if body[0] == 0 else "utf-16-le", errors="replace").encode()
+    head = body[:4]
+    if len(head) == 4 and head.count(0) == 3:  # UTF-32 without a BOM: one ASCII byte, three zeros
+        return body.decode("utf-32-be" if head[0] == 0 else "utf-32-le", errors="replace").encode()
+    if 0 in head[:2]:  # UTF-16 without a BOM: every ASCII character has a zero byte beside it
+        return body.decode("utf-16-be" if head[0] == 0 else "utf-16-le", errors="replace").encode()
     return body
 
 
