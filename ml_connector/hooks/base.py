@@ -8,6 +8,7 @@ only when a token source is built or checked, never by importing a hook.
 
 from __future__ import annotations
 
+import logging
 import threading
 from abc import ABC, abstractmethod
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ class Session(Protocol):
 
 
 S = TypeVar("S", bound=Session)
+log = logging.getLogger(__name__)
 
 
 class HookOptions(TypedDict, total=False):
@@ -106,6 +108,19 @@ class SessionHook(BaseHook, ABC, Generic[S]):
             timeout_s=timeout_s,
             verify=verify,
             policy=self._retry_policy,
+        )
+
+
+def warn_if_unverified(system: str, conn_id: str, verify: bool | str) -> None:
+    """TLS verification is on unless the connection turns it off; then every task that opens the
+    connection says so, once, where an operator reads the run."""
+    if verify is False:
+        log.warning(
+            "%s connection '%s': TLS certificate verification is OFF (extra verify_tls=false); credentials "
+            "and records travel to a server whose identity is not checked. Set verify_tls to true, or to "
+            "the path of a CA bundle for a private CA.",
+            system,
+            conn_id,
         )
 
 

@@ -18,7 +18,7 @@ from typing import Any, TypeVar, Unpack
 import requests
 
 from ml_connector.credentials.alerts import log_credential_alert
-from ml_connector.hooks.base import HookOptions, SessionHook, oauth_valid_until
+from ml_connector.hooks.base import HookOptions, SessionHook, oauth_valid_until, warn_if_unverified
 from ml_connector.hooks.pipedrive_budget import TokenBudget
 from ml_connector.hooks.pipedrive_config import PipedriveConfig, parse_connection
 from ml_connector.hooks.pipedrive_http import (
@@ -138,6 +138,7 @@ class PipedriveHook(SessionHook[_Session]):
             config.plan,
             config.auth_kind,
         )
+        warn_if_unverified("Pipedrive", config.conn_id, config.verify_tls)
         return _Session(config, base_url, limiters, budget, client)
 
     def _auth(self, config: PipedriveConfig) -> tuple[RequestAuth, str, Callable[[], str]]:

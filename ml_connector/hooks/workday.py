@@ -21,7 +21,7 @@ from typing import Any, TypeVar, Unpack
 from ml_connector.credentials.alerts import log_credential_alert
 from ml_connector.hooks import workday_records as records
 from ml_connector.hooks import workday_xml as wx
-from ml_connector.hooks.base import HookOptions, SessionHook, oauth_valid_until
+from ml_connector.hooks.base import HookOptions, SessionHook, oauth_valid_until, warn_if_unverified
 from ml_connector.hooks.workday_config import (
     REST_PAGE_MAX,
     EntitySource,
@@ -204,6 +204,7 @@ class WorkdayHook(SessionHook[_Session]):
             config.customers_source,
             config.suppliers_source,
         )
+        warn_if_unverified("Workday", config.conn_id, config.verify_tls)
         return session
 
     def _auth(self, config: WorkdayConfig) -> RequestAuth | None:

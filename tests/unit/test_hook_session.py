@@ -111,3 +111,28 @@ def test_importing_the_hooks_loads_neither_the_oauth_code_nor_the_vault() -> Non
     loaded = ast.literal_eval(out.strip().splitlines()[-1])
     assert "ml_connector.credentials.oauth" not in loaded
     assert "ml_connector.credentials.vault" not in loaded
+
+
+@pytest.mark.parametrize(
+    ("extra", "warned"), [("verify_tls=false", True), ("verify_tls=true", False), ("", False)]
+)
+def test_tls_verification_is_on_unless_turned_off_and_then_said_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, extra: str, warned: bool
+) -> None:
+    from ml_connector.hooks.pipedrive import PipedriveHook
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_PIPEDRIVE_TLS",
+        "pipedrive://:0123456789abcdef0123456789abcdef01234567@crm.example.test/?auth_kind=api_token&"
+        + extra,
+    )
+    hook = PipedriveHook("pipedrive_tls")
+    with caplog.at_level("WARNING"):
+        hook._state()
+        hook._state()  # the session is opened once, and so is the warning
+    lines = [
+        r.getMessage() for r in caplog.records if "TLS certificate verification is OFF" in r.getMessage()
+    ]
+    assert len(lines) == (1 if warned else 0)
+    assert hook.get_conn().session.verify is (not warned)
+    assert "0123456789abcdef" not in caplog.text
