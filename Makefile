@@ -39,11 +39,13 @@ pytest: $(STAMP)
 cluster: $(STAMP)
 	$(BIN)/pytest -q -m cluster tests/cluster $(PYTEST_ARGS)
 
-# The long versions: ten rounds of two loads started together (same DAG, both DAGs) with random offsets;
-# the seed is printed, ML_CONNECTOR_CONCURRENCY_SEED replays it.
+# The long versions: ten rounds of two loads started together (same DAG, both DAGs) with random offsets
+# (the seed is printed, ML_CONNECTOR_CONCURRENCY_SEED replays it), and a load killed at 20 points.
 SOAK_ROUNDS ?= 10
+CRASH_POINTS ?= 20
 soak: $(STAMP)
 	ML_CONNECTOR_CONCURRENCY_ROUNDS=$(SOAK_ROUNDS) $(BIN)/pytest -q -s tests/concurrency $(PYTEST_ARGS)
+	ML_CONNECTOR_CRASH_POINTS=$(CRASH_POINTS) $(BIN)/pytest -q tests/integration/test_load_killed.py $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	$(BIN)/ml-connector demo $(DEMO_ARGS)

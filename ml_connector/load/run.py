@@ -135,8 +135,19 @@ class _KindLoad:
                 self.record.carry_all(kind, rows, self.known.identity[kind])
                 return
             self.writer.count_requests(max(listing.pages, 1))
+            before = set(self.known.identity[kind])
             self.known.take_listing(kind, listing)
             self.checked.add(kind)
+            if resumed:  # an interrupted attempt may have written records its journal never got to hold
+                for key in sorted(set(listing.identity) - before):
+                    self.record.audit.record(
+                        kind,
+                        key,
+                        "adopted",
+                        pipedrive_id=listing.identity[key],
+                        reason="found in Pipedrive by listing, not in the state: written by an interrupted "
+                        "attempt after its last journal entry, or by someone else",
+                    )
         else:
             self._check_duplicates(kind, rows)
         if not rows:

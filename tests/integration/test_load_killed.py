@@ -1,4 +1,5 @@
-"""A load whose worker is killed (SIGKILL, no cleanup at all) half-way, then run again: no duplicate, no gap."""
+"""A load whose worker is killed (SIGKILL, no cleanup at all) anywhere in its writes, then run again: no
+duplicate, no gap, every write accounted for in the ledger."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
+from support.sandbox import PipedriveApi, pipedrive_server
 
 from ml_connector.dag.context import RunContext
 from ml_connector.dag.tasks import extract, load, transform, validate_fields
@@ -56,34 +57,27 @@ def _context(area: StagingArea) -> RunContext:
     )
 
 
-def _workday_ids(sandbox: RunningSandbox) -> Counter[str]:
-    headers = {"x-api-token": sandbox.config.pipedrive.api_token}
-    fields = requests.get(
-        f"{sandbox.pipedrive_url}/api/v2/organizationFields", headers=headers, timeout=30
-    ).json()
-    key = next(f["field_code"] for f in fields["data"] if f["field_name"] == "Workday ID")
-    seen: Counter[str] = Counter()
-    cursor = None
-    while True:
-        params: dict[str, Any] = {"limit": 500, **({"cursor": cursor} if cursor else {})}
-        body = requests.get(
-            f"{sandbox.pipedrive_url}/api/v2/organizations", params=params, headers=headers, timeout=30
-        ).json()
-        seen.update(o["custom_fields"][key] for o in body["data"] or [])
-        cursor = (body.get("additional_data") or {}).get("next_cursor")
-        if not cursor:
-            return seen
+def _workday_ids(sandbox: RunningSandbox, kind: str = "organization") -> Counter[str]:
+    with PipedriveApi(sandbox) as api:
+        key = api.field_code(kind, "Workday ID" if kind == "organization" else "Workday contact ID")
+        return Counter(r["custom_fields"][key] for r in api.records(f"{kind}s"))
 
 
-def _org_posts(sandbox: RunningSandbox) -> int:
-    stats = requests.get(f"{sandbox.pipedrive_url}/_sandbox/stats", timeout=30).json()
-    return int(stats["by_route"].get("POST /api/v2/organizations", 0))
+def _posts(sandbox: RunningSandbox) -> int:
+    by_route = pipedrive_server(sandbox).by_route()
+    return int(by_route.get("POST /api/v2/organizations", 0)) + int(by_route.get("POST /api/v2/persons", 0))
 
 
-def test_sigkill_half_way_then_rerun(
-    make_sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+# Where the worker is killed: after this share of the load's creates (organizations first, then persons).
+# make test takes three points; make soak sets ML_CONNECTOR_CRASH_POINTS=20.
+POINTS = int(os.environ.get("ML_CONNECTOR_CRASH_POINTS", "3"))
+
+
+@pytest.mark.parametrize("point", range(POINTS), ids=lambda i: f"{(i + 0.5) / POINTS:.0%}")
+def test_sigkill_anywhere_in_a_load_then_rerun(
+    make_sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, point: int
 ) -> None:
-    sandbox: RunningSandbox = make_sandbox(customers=60, suppliers=5, pipedrive_plan="lite")
+    sandbox: RunningSandbox = make_sandbox(customers=60, suppliers=5, pipedrive_plan="growth")
     monkeypatch.setenv("AIRFLOW_CONN_WORKDAY_DEFAULT", sandbox.workday_conn_uri)
     monkeypatch.setenv("AIRFLOW_CONN_PIPEDRIVE_DEFAULT", sandbox.pipedrive_conn_uri)
     area = StagingArea(f"file://{tmp_path / 'staging'}")
@@ -91,6 +85,9 @@ def test_sigkill_half_way_then_rerun(
     validate_fields(ctx)
     extract(ctx)
     transform(ctx)
+    orgs = ctx.files.read_table("transformed_organizations").num_rows
+    persons = ctx.files.read_table("transformed_persons").num_rows
+    kill_after = max(1, int((point + 0.5) / POINTS * (orgs + persons)))
 
     args = {
         "dag_id": ctx.dag_id,
@@ -101,18 +98,33 @@ def test_sigkill_half_way_then_rerun(
     }
     worker = subprocess.Popen([sys.executable, "-c", WORKER, json.dumps(args)], env=dict(os.environ))
     deadline = time.monotonic() + 60
-    while _org_posts(sandbox) < 12 and time.monotonic() < deadline and worker.poll() is None:
-        time.sleep(0.05)
+    while _posts(sandbox) < kill_after and time.monotonic() < deadline and worker.poll() is None:
+        time.sleep(0.02)
     worker.send_signal(signal.SIGKILL)
     worker.wait(timeout=30)
-    assert worker.returncode == -signal.SIGKILL
-    half = _workday_ids(sandbox)
-    assert 0 < sum(half.values()) < 60
+    assert worker.returncode == -signal.SIGKILL, f"the load ended before the kill point {kill_after}"
+    written = sum(_workday_ids(sandbox).values()) + sum(_workday_ids(sandbox, "person").values())
+    assert 0 < written < orgs + persons
 
     load(ctx)  # the same run, cleared and re-run by hand
 
-    ids = _workday_ids(sandbox)
-    assert len(ids) == 60 and max(ids.values()) == 1
+    org_ids, person_ids = _workday_ids(sandbox), _workday_ids(sandbox, "person")
+    assert len(org_ids) == orgs and max(org_ids.values()) == 1  # zero missing, zero duplicates
+    assert len(person_ids) == persons and max(person_ids.values()) == 1
     summary = area.read_json(area.run_dir(ctx.dag_id, ctx.run_id) / "summary.json")
-    assert summary["organizations"]["failed"] == 0
-    assert summary["organizations"]["created"] + sum(half.values()) >= 60
+    assert summary["organizations"]["failed"] == summary["persons"]["failed"] == 0
+    # every record is in the ledger exactly once: created (the killed attempt's from its journal), or
+    # adopted, when the kill fell between Pipedrive's answer and the journal entry
+    ledger = [
+        row
+        for path in (area.root / "ledger" / "customers").rglob("*.parquet")
+        for row in area.read_table(path).to_pylist()
+        if row["action"] in ("create", "adopted")
+    ]
+    accounted = Counter((row["kind"], row["key"]) for row in ledger)
+    assert len(accounted) == orgs + persons and max(accounted.values()) == 1
+    adopted = Counter(row["kind"] for row in ledger if row["action"] == "adopted")
+    assert summary["organizations"]["created"] + adopted["organization"] == orgs
+    assert summary["persons"]["created"] + adopted["person"] == persons
+    journals = area.root / "state" / "customers" / "journal"
+    assert not journals.exists() or not any(journals.iterdir())  # nothing left to replay
