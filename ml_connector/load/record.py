@@ -71,6 +71,12 @@ class LoadRecord:
             self.summary.count(op.kind, "rejected")
             self.ops.append(op)
 
+    def adopted(self, kind: RecordKind, found: dict[str, int], reason: str) -> None:
+        """Records found in Pipedrive that the state did not know, now in the identity map: a ledger row
+        each (no summary count: nothing was written)."""
+        for key, pipedrive_id in sorted(found.items()):
+            self.audit.record(kind, key, "adopted", pipedrive_id=pipedrive_id, reason=reason)
+
     def read(self, kind: RecordKind, n: int) -> None:
         (self.summary.organizations if kind == "organization" else self.summary.persons).read = n
 

@@ -139,15 +139,13 @@ class _KindLoad:
             self.known.take_listing(kind, listing)
             self.checked.add(kind)
             if resumed:  # an interrupted attempt may have written records its journal never got to hold
-                for key in sorted(set(listing.identity) - before):
-                    self.record.audit.record(
-                        kind,
-                        key,
-                        "adopted",
-                        pipedrive_id=listing.identity[key],
-                        reason="found in Pipedrive by listing, not in the state: written by an interrupted "
-                        "attempt after its last journal entry, or by someone else",
-                    )
+                found = {key: listing.identity[key] for key in set(listing.identity) - before}
+                self.record.adopted(
+                    kind,
+                    found,
+                    "found in Pipedrive by listing, not in the state: written by an interrupted attempt after "
+                    "its last journal entry, or by someone else",
+                )
         else:
             self._check_duplicates(kind, rows)
         if not rows:
@@ -209,14 +207,9 @@ class _KindLoad:
             log.error("duplicate in Pipedrive: %s", reason)
             if key not in planned:  # a planned row of this key becomes a conflict in the plan itself
                 self.record.settle(PlannedOp(kind, key, "conflict", reason=reason), tokens=0)
-        for key, pipedrive_id in sorted(adopted.items()):
-            self.record.audit.record(
-                kind,
-                key,
-                "adopted",
-                pipedrive_id=pipedrive_id,
-                reason="a Pipedrive record carries this Workday ID and the identity map did not know it",
-            )
+        self.record.adopted(
+            kind, adopted, "a Pipedrive record carries this Workday ID and the identity map did not know it"
+        )
 
     def _resolve_lost(self, kind: RecordKind, lost: list[tuple[PlannedOp, Exception]]) -> None:
         """Creates whose answer was lost are looked up once, in what changed in Pipedrive since the load
