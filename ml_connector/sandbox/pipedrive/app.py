@@ -1,4 +1,4 @@
-"""The Pipedrive sandbox server: v2 organizations/persons/search, v1+v2 fields, OAuth, users/me.
+"""The Pipedrive sandbox server: v2 organizations/persons/search, v1 merge, v1+v2 fields, OAuth, users/me.
 
 Every API route goes through one gate (:meth:`PipedriveServer.route`): authenticate, admit under the
 rate limits, charge the operation's token cost, run the handler, put the rate-limit headers on
@@ -33,10 +33,17 @@ from ml_connector.sandbox.pipedrive.errors import (
 from ml_connector.sandbox.pipedrive.fields import EntityKind
 from ml_connector.sandbox.pipedrive.fieldsapi import FieldsApi
 from ml_connector.sandbox.pipedrive.limits import RateLimiter
+from ml_connector.sandbox.pipedrive.merge import MergeApi
 from ml_connector.sandbox.pipedrive.payload import ok
-from ml_connector.sandbox.pipedrive.store import Account
+from ml_connector.sandbox.pipedrive.store import SANDBOX_COMPANY_ID, SANDBOX_USER_NAME, Account
 
 Handler = Callable[[Request], Awaitable[Response]]
+# The spec's x-token-cost of operations the sandbox serves but the product never calls, so the shared
+# table (which the product's pacing reads) does not list them; an entry there takes precedence.
+SANDBOX_ONLY_COSTS: dict[tuple[str, str], int] = {
+    ("PUT", "/v1/organizations/{id}/merge"): 40,
+    ("PUT", "/v1/persons/{id}/merge"): 40,
+}
 
 
 class Settings(BaseModel):
@@ -70,7 +77,7 @@ class PipedriveServer:
             rotate=config.rotate_refresh_tokens,
             access_prefix="v1u:",
         )
-        self.costs = token_costs()
+        self.costs = {**SANDBOX_ONLY_COSTS, **token_costs()}
         self.control = ControlPlane(
             "pipedrive",
             status_response=self.status_response,
@@ -119,6 +126,7 @@ class PipedriveServer:
                 self.route("GET", f"{base}/{{id}}", api.get),
                 self.route("PATCH", f"{base}/{{id}}", api.update),
                 self.route("DELETE", f"{base}/{{id}}", api.delete),
+                self.route("PUT", f"/v1/{plural}/{{id}}/merge", MergeApi(self.account, kind).merge),
             ]
             fields = FieldsApi(self.account, kind)
             v2 = f"/api/v2/{kind}Fields"
@@ -156,7 +164,7 @@ class PipedriveServer:
         return ok(
             {
                 "id": 1,
-                "name": "Sandbox Admin",
+                "name": SANDBOX_USER_NAME,
                 "default_currency": "EUR",
                 "locale": "en_US",
                 "lang": 1,
@@ -175,7 +183,7 @@ class PipedriveServer:
                 "icon_url": None,
                 "is_you": True,
                 "is_deleted": False,
-                "company_id": 1,
+                "company_id": SANDBOX_COMPANY_ID,
                 "company_name": "Sandbox Company",
                 "company_domain": creds.company_domain,
                 "company_country": "US",

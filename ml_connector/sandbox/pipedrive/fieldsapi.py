@@ -25,7 +25,7 @@ from ml_connector.sandbox.pipedrive.fields import (
     v2_field,
 )
 from ml_connector.sandbox.pipedrive.paging import offset_cursor, offset_from_cursor
-from ml_connector.sandbox.pipedrive.payload import ok, read_json
+from ml_connector.sandbox.pipedrive.payload import ok, read_json, read_v1_json
 from ml_connector.sandbox.pipedrive.queries import query_int, query_limit
 from ml_connector.sandbox.pipedrive.store import Account
 from ml_connector.sandbox.pipedrive.validation import Problems, is_int, reject_unknown
@@ -205,7 +205,7 @@ class FieldsApi:
             return ok(v1_field(self._v1_field(request)))
 
     async def v1_create(self, request: Request) -> Response:
-        body = await _v1_body(request)
+        body = await read_v1_json(request)
         name = body.get("name")
         field_type = body.get("field_type")
         if not isinstance(name, str) or not name.strip():
@@ -228,7 +228,7 @@ class FieldsApi:
             return ok(v1_field(f))
 
     async def v1_update(self, request: Request) -> Response:
-        body = await _v1_body(request)
+        body = await read_v1_json(request)
         with self.account.lock:
             f = self._v1_field(request)
             if "name" in body:
@@ -335,16 +335,6 @@ def _apply_groups(f: FieldDef, body: dict[str, Any]) -> None:
         f.important_fields = {**f.important_fields, **body["important_fields"]}
     if isinstance(body.get("required_fields"), dict):
         f.required_fields = {**f.required_fields, **body["required_fields"]}
-
-
-async def _v1_body(request: Request) -> dict[str, Any]:
-    try:
-        body = json.loads(await request.body() or b"{}")
-    except ValueError as exc:
-        raise v1_bad_request("Bad request") from exc
-    if not isinstance(body, dict):
-        raise v1_bad_request("Bad request")
-    return body
 
 
 def _v1_options(raw: Any) -> list[dict[str, Any]]:

@@ -1,4 +1,5 @@
-"""Reading request bodies and path ids, failing the way the v2 API does (400 validation errors)."""
+"""Reading request bodies and path ids, failing the way each API does: v2 with its validation errors,
+v1 with its generic envelope."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ml_connector.sandbox.pipedrive.errors import ValidationFailed
+from ml_connector.sandbox.pipedrive.errors import ValidationFailed, v1_bad_request
 
 
 async def read_json(request: Request) -> Any:
@@ -19,6 +20,17 @@ async def read_json(request: Request) -> Any:
         return json.loads(raw)
     except ValueError as exc:
         raise ValidationFailed(["body: Invalid JSON"]) from exc
+
+
+async def read_v1_json(request: Request) -> dict[str, Any]:
+    """A v1 body: a JSON object, an empty body reading as one with no parameters."""
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError as exc:
+        raise v1_bad_request("Bad request") from exc
+    if not isinstance(body, dict):
+        raise v1_bad_request("Bad request")
+    return body
 
 
 def path_int(request: Request, name: str = "id") -> int:

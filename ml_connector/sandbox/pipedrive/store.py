@@ -2,11 +2,13 @@
 
 Records keep their system attributes and custom values apart; the v2 object is rendered on the way
 out so that field deletions, option removals and ``custom_fields``/``include_option_labels`` query
-options apply to every response the same way. Deletion is soft, as in the real API.
+options apply to every response the same way. Deletion is soft, as in the real API, and so is the
+disappearance of a record merged into another.
 """
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from dataclasses import dataclass, field
@@ -47,6 +49,11 @@ PERSON_DEFAULTS: dict[str, Any] = {
     "label_ids": [],
     "picture_id": None,
 }
+# The one user of the account (``/v1/users/me``), owner of every record.
+SANDBOX_USER_NAME = "Sandbox Admin"
+SANDBOX_COMPANY_ID = 1
+# A person's name parts stay together in a merge: the survivor always has a name.
+NAME_ATTRS = frozenset({"name", "first_name", "last_name"})
 # Contact-Sync attributes: accepted and returned once set, absent otherwise.
 PERSON_OPTIONAL = ("postal_address", "notes", "im", "birthday", "job_title", "marketing_status")
 DEFAULTS: dict[EntityKind, dict[str, Any]] = {"organization": ORG_DEFAULTS, "person": PERSON_DEFAULTS}
@@ -204,6 +211,30 @@ class Account:
         record.update_time = now
         self.index.put(record.kind, record.id, None, now)
 
+    def merge_records(self, gone: Record, survivor: Record) -> None:
+        """Fold ``gone`` into ``survivor``, whose values win: it takes ``gone``'s only where its own are
+        empty. ``gone`` is then deleted, and an organization's persons move to the survivor."""
+        now = time.time()
+        for key, value in gone.attrs.items():
+            if key not in NAME_ATTRS and _is_empty(survivor.attrs.get(key)) and not _is_empty(value):
+                survivor.attrs[key] = copy.deepcopy(value)
+        for f in self.entities[survivor.kind].fields.values():
+            value = gone.custom.get(f.key)
+            if f.is_custom and _is_unset(f, survivor.custom.get(f.key)) and not _is_unset(f, value):
+                survivor.custom[f.key] = copy.deepcopy(value)
+        survivor.update_time = now
+        self.reindex(survivor, now)
+        if gone.kind == "organization":
+            self._relink_persons(gone.id, survivor.id, now)
+        self.delete_record(gone)
+
+    def _relink_persons(self, from_org: int, to_org: int, now: float) -> None:
+        for person in self.entities["person"].records.values():
+            if not person.is_deleted and person.attrs.get("org_id") == from_org:
+                person.attrs["org_id"] = to_org
+                person.update_time = now
+                self.reindex(person, now)
+
     def reindex(self, record: Record, now: float) -> None:
         fields = self.entities[record.kind].fields
         self.index.put(
@@ -237,7 +268,7 @@ class Account:
             body.update(label_ids=a["label_ids"], picture_id=a["picture_id"])
             body.update({k: a[k] for k in PERSON_OPTIONAL if a.get(k) is not None})
         body["custom_fields"] = {
-            f.key: _render_value(f, record.custom.get(f.key), view.option_labels)
+            f.key: render_value(f, record.custom.get(f.key), view.option_labels)
             for f in fields.values()
             if f.is_custom and (view.only_keys is None or f.key in view.only_keys)
         }
@@ -248,7 +279,16 @@ def _drop_nulls(custom: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in custom.items() if v is not None}
 
 
-def _render_value(f: FieldDef, value: Any, option_labels: bool) -> Any:
+def _is_empty(value: Any) -> bool:
+    return value is None or value in ("", [], {})
+
+
+def _is_unset(f: FieldDef, value: Any) -> bool:
+    """Empty as responses show it: blank, or holding only options removed since."""
+    return _is_empty(render_value(f, value, option_labels=False))
+
+
+def render_value(f: FieldDef, value: Any, option_labels: bool) -> Any:
     """Values of removed options disappear; with ``option_labels`` ids become ``{id, label}``."""
     if value is None or f.field_type not in ("enum", "set"):
         return value
