@@ -1,7 +1,7 @@
 """Contract: sandbox responses validate against the official Pipedrive OpenAPI files.
 
 Each response of a realistic session (fields via v1 and v2, orgs and persons with custom fields of
-several types, list/get/patch/delete/search, OAuth, users/me) is matched to its operation in the
+several types, list/get/patch/delete/search, v1 merge, OAuth, users/me) is matched to its operation in the
 vendored v1/v2 specs and validated against that operation's schema for the returned status, where
 the spec declares one. The schemas are the facts ``make reference`` derives from the official spec
 files (``tests/reference/pipedrive_operations.json``, checked against them by ``test_reference.py``).
@@ -269,6 +269,9 @@ def test_records_fields_and_search_match_the_spec(api: ContractSession) -> None:
     _data(api.get("/api/v2/persons/search", params={"term": "Ada", "organization_id": org_ids[0]}))
     _data(api.delete(f"/api/v2/organizations/{org_ids[4]}"))
     _data(api.delete(f"/api/v2/persons/{person_ids[3]}"))
+    # v1 merges: the organization answers its survivor's id, the person the merged v1 person item.
+    _data(api.put(f"/v1/organizations/{org_ids[3]}/merge", json={"merge_with_id": org_ids[0]}))
+    _data(api.put(f"/v1/persons/{person_ids[2]}/merge", json={"merge_with_id": person_ids[1]}))
     _data(api.get("/v1/users/me"))
 
     expected = {
@@ -304,6 +307,8 @@ def test_records_fields_and_search_match_the_spec(api: ContractSession) -> None:
             ("GET", "/v1/personFields/{id}"),
             ("PUT", "/v1/personFields/{id}"),
             ("DELETE", "/v1/personFields"),
+            ("PUT", "/v1/organizations/{id}/merge"),
+            ("PUT", "/v1/persons/{id}/merge"),
             ("GET", "/v1/users/me"),
         ]
     }

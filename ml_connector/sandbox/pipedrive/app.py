@@ -38,12 +38,6 @@ from ml_connector.sandbox.pipedrive.payload import ok
 from ml_connector.sandbox.pipedrive.store import SANDBOX_COMPANY_ID, SANDBOX_USER_NAME, Account
 
 Handler = Callable[[Request], Awaitable[Response]]
-# The spec's x-token-cost of operations the sandbox serves but the product never calls, so the shared
-# table (which the product's pacing reads) does not list them; an entry there takes precedence.
-SANDBOX_ONLY_COSTS: dict[tuple[str, str], int] = {
-    ("PUT", "/v1/organizations/{id}/merge"): 40,
-    ("PUT", "/v1/persons/{id}/merge"): 40,
-}
 
 
 class Settings(BaseModel):
@@ -77,7 +71,7 @@ class PipedriveServer:
             rotate=config.rotate_refresh_tokens,
             access_prefix="v1u:",
         )
-        self.costs = {**SANDBOX_ONLY_COSTS, **token_costs()}
+        self.costs = token_costs()
         self.control = ControlPlane(
             "pipedrive",
             status_response=self.status_response,
