@@ -32,9 +32,12 @@ from ml_connector.hooks.workday_config import (
 from ml_connector.hooks.workday_errors import (
     SYSTEM,
     JsonClassifier,
+    PageAnswer,
+    PagedScan,
     SoapClassifier,
     UnreadablePage,
     is_auth_fault,
+    read_page,
 )
 from ml_connector.hooks.workday_isolate import read_around
 from ml_connector.hooks.workday_reports import (
@@ -245,7 +248,9 @@ class WorkdayHook(SessionHook[_Session]):
 
         The pin is the run's start (or ``as_of``); when page 1 echoes the same instant with more
         precision, the echo is used from then on. Stops after ``Total_Pages``. ``count`` overrides
-        the connection's page size and is sent as given (Workday validates it).
+        the connection's page size and is sent as given (Workday validates it). A page that contradicts
+        itself or the request raises :class:`InconsistentPage`, one whose result set differs from the
+        first page's :class:`ResultSetChanged`: records are never silently lost or read twice.
         """
         state = self._state()
         config = state.config
@@ -261,7 +266,7 @@ class WorkdayHook(SessionHook[_Session]):
             params["Response_Group"] = response_group
         size = count if count is not None else config.page_size
 
-        def fetch(page: int, count: int) -> wx.Element:
+        def fetch_page(page: int, count: int) -> PageAnswer:
             body = builder.build(
                 operation,
                 **params,
@@ -271,32 +276,39 @@ class WorkdayHook(SessionHook[_Session]):
                 response = state.soap.request(
                     "POST", url, what=f"{operation} page {page}", data=body, headers=SOAP_HEADERS
                 )
-                return wx.body_payload(state.soap_classifier.envelope(response))
+                payload = wx.body_payload(state.soap_classifier.envelope(response))
+            return read_page(payload, operation, record, page=page, count=count)
 
+        def fetch(page: int, count: int) -> wx.Element:
+            return fetch_page(page, count).payload
+
+        scan = PagedScan(operation, record)
         page, total_pages = 1, 1
         while page <= total_pages:
             try:
-                payload = self._read_twice(fetch, page, size)
+                answer = self._read_twice(fetch_page, page, size)
             except UnreadablePage:
                 around = read_around(fetch, record, start=(page - 1) * size, length=size, size=size)
                 for element, problem in around.unreadable:
                     self._skip(element, problem, kind=record)
-                total_results = around.total_results or 0
-                total_pages = -(-total_results // size)
+                known = scan.check_total(page, around.total_results)
+                # every record of the page unreadable and no size known yet: the next page tells it
+                total_pages = -(-known // size) if known is not None else page + 1
+                scan.check_records(page, around.records)
                 log.warning(
                     "%s page %d is not well-formed XML: read around it, %d record(s) set aside",
                     operation,
                     page,
                     len(around.unreadable),
                 )
-                yield SoapPage(page, total_pages, total_results, pinned, around.records)
+                yield SoapPage(page, total_pages, known or 0, pinned, around.records)
                 page += 1
                 continue
-            results = wx.child(payload, "Response_Results")
-            total_pages = int(float(wx.text(results, "Total_Pages") or 0))
-            total_results = int(float(wx.text(results, "Total_Results") or 0))
+            scan.check_total(page, answer.total_results)
+            scan.check_records(page, answer.records)
+            total_pages = answer.total_pages
             if page == 1:
-                echoed_text = wx.text(payload, "Response_Filter/As_Of_Entry_DateTime")
+                echoed_text = wx.text(answer.payload, "Response_Filter/As_Of_Entry_DateTime")
                 echoed = _parse_time(echoed_text)
                 if (
                     echoed_text
@@ -304,14 +316,14 @@ class WorkdayHook(SessionHook[_Session]):
                     and echoed.replace(microsecond=echoed.microsecond // 1000 * 1000) == pinned
                 ):
                     pinned_text, pinned = echoed_text, echoed
-            found = [el for data in wx.children(payload, "Response_Data") for el in wx.children(data, record)]
-            del payload
+            found = answer.records
+            del answer
             log.debug("%s page %d/%d: %d records", operation, page, total_pages, len(found))
-            yield SoapPage(page, total_pages, total_results, pinned, found)
+            yield SoapPage(page, total_pages, scan.total_results or 0, pinned, found)
             page += 1
 
     @staticmethod
-    def _read_twice(fetch: Callable[[int, int], wx.Element], page: int, size: int) -> wx.Element:
+    def _read_twice(fetch: Callable[[int, int], T], page: int, size: int) -> T:
         """A page; one that is not well-formed is read once more, in case its body was cut in transit."""
         try:
             return fetch(page, size)
@@ -331,8 +343,10 @@ class WorkdayHook(SessionHook[_Session]):
                 except (ValueError, TypeError) as exc:  # pydantic's ValidationError is a ValueError
                     self._skip(element, exc)
                     continue
-                if record is not None:
-                    batch.append(record)
+                if record is None:  # counted in the page's results: set aside with a reason, never dropped
+                    self._skip(element, ValueError(f"{wx.local(element)} has no data or ID to read"))
+                    continue
+                batch.append(record)
             if batch:
                 yield batch
 

@@ -41,6 +41,14 @@ def ref(el: Element | None, id_type: str | None = None) -> WorkdayRef | None:
     return WorkdayRef(id=value, descriptor=descriptor, wid=wid)
 
 
+def record_key(record: Element, kind: str) -> str | None:
+    """What identifies a ``kind`` record element (its reference's WID, else its first ID, else the
+    ``<kind>_ID`` of its data), so a scan can tell a record it already read; None when it has none."""
+    reference = wx.ids(wx.child(record, f"{kind}_Reference"))
+    key = reference.get("WID") or next(iter(reference.values()), None)
+    return key or wx.text(record, f"{kind}_Data/{kind}_ID")
+
+
 def _ref_id(el: Element | None, id_type: str) -> str | None:
     return wx.ids(el).get(id_type) if el is not None else None
 

@@ -1,10 +1,11 @@
 """Reading Workday SOAP responses safely and fast: a hardened parser and local-name navigation.
 
 Every body goes through one lxml parser that neither resolves entities, loads DTDs nor touches the
-network, and a document declaring a DOCTYPE is refused outright, before libxml2 sees it (no Workday
-response has one; an XXE or billion-laughs payload does). A DOCTYPE can only stand in the prolog, before
-the root element, so the prolog is read whole, whatever its length and in the body's own encoding. Elements are found by local name, ignoring namespaces, so a tenant
-whose WSDL version adds, drops or re-namespaces elements still reads.
+network, and a document holding a DOCTYPE or an entity declaration is refused outright, before libxml2
+sees it (no Workday response has one; an XXE or billion-laughs payload does): the body is read whole,
+whatever its length and in its own encoding, since a declaration injected past the root element is no
+safer for being malformed. Elements are found by local name, ignoring namespaces, so a tenant whose WSDL
+version adds, drops or re-namespaces elements still reads.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ _HARDENED: dict[str, Any] = {
     "remove_pis": True,
 }
 _PARSER = etree.XMLParser(huge_tree=True, **_HARDENED)  # a 999-record page is ~8 MB, deeply nested
-_REFUSED = "response refused: it declares a DOCTYPE (DTDs and entities are not accepted)"
+_REFUSED = (
+    "response refused: it holds a DOCTYPE or another markup declaration (DTDs and entities are not accepted)"
+)
 _BOMS = (
     (b"\x00\x00\xfe\xff", "utf-32-be"),
     (b"\xff\xfe\x00\x00", "utf-32-le"),
@@ -40,7 +43,8 @@ _BOMS = (
 
 
 class UnsafeXml(ApiError):
-    """The response declared a DTD: refused without reading it (XXE, entity expansion)."""
+    """The response holds a DTD or an entity declaration: refused without parsing it (XXE, entity expansion),
+    and not read again: the same request gets the same answer."""
 
 
 def _ascii_compatible(body: bytes) -> bytes:
@@ -58,27 +62,33 @@ def _ascii_compatible(body: bytes) -> bytes:
 
 
 def declares_dtd(body: bytes) -> bool:
-    """Whether the prolog (everything before the root element) holds a DOCTYPE or an entity declaration,
-    however far into the body: comments and processing instructions are skipped, not counted."""
+    """Whether the body holds a DOCTYPE or any other markup declaration (``<!ENTITY``, ``<!ELEMENT``...),
+    wherever it stands: in the prolog, however far into the body, or inside the document, where libxml2
+    would only call it malformed and the page would be read again and around. Comments and CDATA sections
+    are skipped, and so are processing instructions in the prolog."""
     text = _ascii_compatible(body)
-    at = 0
+    at, prolog = 0, True
     while True:
-        at = text.find(b"<", at)
+        at = text.find(b"<" if prolog else b"<!", at)
         if at < 0:
             return False
-        head = text[at : at + 9].upper()
-        if head.startswith(b"<!--"):
-            end = text.find(b"-->", at + 4)
+        head = text[at : at + 9]
+        if head.startswith((b"<!--", b"<![CDATA[")):
+            close = b"-->" if head.startswith(b"<!--") else b"]]>"
+            end = text.find(close, at + 4)
             if end < 0:
                 return False
             at = end + 3
-        elif head.startswith(b"<?"):
+        elif prolog and head.startswith(b"<?"):
             end = text.find(b"?>", at + 2)
             if end < 0:
                 return False
             at = end + 2
-        else:  # the root element, or a declaration: nothing else may stand in a prolog
-            return head.startswith((b"<!DOCTYPE", b"<!ENTITY"))
+        elif head.startswith(b"<!"):
+            return True
+        else:  # the root element: from here on only a declaration can matter
+            prolog = False
+            at += 1
 
 
 def parse(body: bytes, *, system: str = "workday") -> Element:

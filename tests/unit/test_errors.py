@@ -25,6 +25,8 @@ EXPECTED: dict[str, tuple[Remedy, bool]] = {
     "ml_connector.hooks.workday_config.InvalidWorkdayConnection": (P, False),
     "ml_connector.hooks.workday_errors.WorkdayValidationError": (P, False),
     "ml_connector.hooks.workday_errors.UnreadablePage": (P, False),
+    "ml_connector.hooks.workday_errors.InconsistentPage": (P, False),
+    "ml_connector.hooks.workday_errors.ResultSetChanged": (R, False),
     "ml_connector.audit.RunIncomplete": (P, False),
     "ml_connector.hooks.workday_xml.UnsafeXml": (P, False),
     "ml_connector.http.errors.ApiError": (P, False),
