@@ -144,6 +144,7 @@ class KindCounts(BaseModel):
     skipped: int = 0
     rejected: int = 0
     conflicts: int = 0
+    merged: int = 0  # duplicates merged into the oldest record (reconcile with repair_duplicates)
     deferred: int = 0
     failed: int = 0
 
@@ -155,6 +156,7 @@ _COUNTER = {
     "skip": "skipped",
     "rejected": "rejected",
     "conflict": "conflicts",
+    "merge": "merged",
     "deferred": "deferred",
     "failed": "failed",
 }

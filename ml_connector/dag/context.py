@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ml_connector.errors import ConnectorError, Remedy
 from ml_connector.mapping import SyncMapping
 from ml_connector.staging.area import StagingArea
 from ml_connector.staging.files import RunFiles, StateFiles
@@ -16,6 +17,12 @@ from ml_connector.vocabulary import MODES, Entity, Mode
 from ml_connector.window import UpdateWindow, next_watermark, resolve_window, run_kind
 
 log = logging.getLogger("ml_connector.sync")
+
+
+class InvalidRunParams(ConnectorError, ValueError):
+    """The run was triggered with params that contradict each other: trigger it again with others."""
+
+    remedy = Remedy.PERSON
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,7 @@ class RunContext:
     interval_end: datetime | None
     run_after: datetime
     run_type: str = "manual"
+    repair_duplicates: bool = False
     workday_conn_id: str = "workday_default"
     pipedrive_conn_id: str = "pipedrive_default"
 
@@ -49,7 +57,13 @@ class RunContext:
         params = dict(context.get("params") or {})
         mode = str(params.get("mode") or "incremental")
         if mode not in MODES:
-            raise ValueError(f"param mode must be one of {', '.join(MODES)}, got {mode!r}")
+            raise InvalidRunParams(f"param mode must be one of {', '.join(MODES)}, got {mode!r}")
+        repair = bool(params.get("repair_duplicates", False))
+        if repair and mode != "reconcile":
+            raise InvalidRunParams(
+                f"param repair_duplicates needs mode reconcile (whose full listing finds the duplicates), "
+                f"not {mode}: trigger the run again with mode reconcile"
+            )
         dag_run = context["dag_run"]
         return cls(
             dag_id=context["dag"].dag_id,
@@ -58,6 +72,7 @@ class RunContext:
             area=area or StagingArea(),
             mode=mode,  # checked against MODES above
             dry_run=bool(params.get("dry_run", False)),
+            repair_duplicates=repair,
             updated_from=params.get("updated_from") or None,
             updated_to=params.get("updated_to") or None,
             interval_start=context.get("data_interval_start"),

@@ -153,6 +153,15 @@ def _params() -> dict[str, Param]:
                 "endpoint, and leave the watermark where it is."
             ),
         ),
+        "repair_duplicates": Param(
+            False,
+            type="boolean",
+            description=(
+                "With mode reconcile: merge the Pipedrive records that carry one Workday ID into the oldest "
+                "with Pipedrive's merge (a merged organization's persons move with it); every merge is in "
+                "the ledger, and a dry run lists the merges it would make."
+            ),
+        ),
         "updated_from": Param(
             None,
             type=["null", "string"],

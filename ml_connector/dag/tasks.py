@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from ml_connector.dag.context import RunContext
 from ml_connector.http.errors import BudgetExhausted
 from ml_connector.vocabulary import ENTITIES, RecordKind
+
+if TYPE_CHECKING:
+    from ml_connector.hooks.pipedrive import PipedriveHook
 
 log = logging.getLogger("ml_connector.sync")
 
@@ -38,18 +41,33 @@ def refresh_tokens(ctx: RunContext) -> None:
             hook.close()
 
 
-# -- the Pipedrive write lock --------------------------------------------------------------------------------
+# -- the Pipedrive write lease --------------------------------------------------------------------------------
 @contextmanager
-def pipedrive_writer(ctx: RunContext, task: str) -> Iterator[None]:
-    """The run's Pipedrive connection's write lock (:mod:`ml_connector.load.write_lock`); a dry run writes
-    nothing and takes none."""
+def pipedrive_writer(ctx: RunContext, hook: PipedriveHook, task: str) -> Iterator[Callable[[], None]]:
+    """Hold the write lease of the Pipedrive company ``hook`` writes to (:mod:`ml_connector.load.lease`);
+    yields the check to make before each write. A dry run writes nothing and takes none."""
     if ctx.dry_run:
-        yield
+        yield lambda: None
         return
-    from ml_connector.load.write_lock import pipedrive_write_lock  # not at DAG parse time: it loads the vault
+    from ml_connector.load import lease  # not at DAG parse time
 
-    with pipedrive_write_lock(ctx.pipedrive_conn_id, f"{task} of run {ctx.run_id} of {ctx.dag_id}"):
-        yield
+    company = hook.company_id()
+
+    def waiting(holder: lease.Holder | None, waited: float) -> None:
+        who = holder.describe() if holder else "an unknown holder"
+        log.info(
+            "waiting for the Pipedrive write lease of company %s, held by %s (%.0f s so far)",
+            company,
+            who,
+            waited,
+        )
+
+    what = f"{task} of run {ctx.run_id} of {ctx.dag_id}"
+    with lease.lease(
+        ctx.area, f"pipedrive-company-{company}", what, wait=lease.LEASE_WAIT, on_wait=waiting
+    ) as held:
+        log.info("holding the Pipedrive write lease of company %s (epoch %s)", company, held.epoch)
+        yield held.check
 
 
 # -- validate_field_definitions ---------------------------------------------------------------------------
@@ -60,7 +78,7 @@ def validate_fields(ctx: RunContext) -> None:
 
     hook = PipedriveHook(ctx.pipedrive_conn_id)
     try:
-        with pipedrive_writer(ctx, "validate_field_definitions"):
+        with pipedrive_writer(ctx, hook, "validate_field_definitions"):
             resolved = validate_field_definitions(hook, ctx.mapping, ctx.area, dry_run=ctx.dry_run)
         ctx.files.write_document("fields", resolved.to_json())
         log.info("field definitions resolved and pinned (%s)", hook.log_usage())
@@ -125,28 +143,29 @@ def load(ctx: RunContext) -> None:
     from ml_connector.load.inputs import TRANSFORMED
     from ml_connector.load.run import run_load
 
-    hook = PipedriveHook(ctx.pipedrive_conn_id)
-    try:
-        tables = {kind: ctx.files.read_table(table) for kind, table in TRANSFORMED.items()}
-        with pipedrive_writer(ctx, "load"):
+    tables = {kind: ctx.files.read_table(table) for kind, table in TRANSFORMED.items()}
+    with ExitStack() as stack:
+        hook = PipedriveHook(ctx.pipedrive_conn_id)
+        stack.callback(hook.close)
+        try:
+            check = stack.enter_context(pipedrive_writer(ctx, hook, "load"))
             staged = ctx.files.read_document("fields")
-            try:
-                resolved = fields_for_load(hook, ctx.mapping, ctx.area, staged, tables, dry_run=ctx.dry_run)
-            except BudgetExhausted as exc:
-                return defer_whole_run(ctx, tables, exc)
-            summary = run_load(
-                hook,
-                ctx.area,
-                dag_id=ctx.dag_id,
-                run_id=ctx.run_id,
-                entity=ctx.entity,
-                resolved=resolved,
-                mode=ctx.mode,
-                dry_run=ctx.dry_run,
-            )
+            resolved = fields_for_load(hook, ctx.mapping, ctx.area, staged, tables, dry_run=ctx.dry_run)
+        except BudgetExhausted as exc:
+            return defer_whole_run(ctx, tables, exc)
+        summary = run_load(
+            hook,
+            ctx.area,
+            dag_id=ctx.dag_id,
+            run_id=ctx.run_id,
+            entity=ctx.entity,
+            resolved=resolved,
+            mode=ctx.mode,
+            dry_run=ctx.dry_run,
+            check_lease=check,
+            repair_duplicates=ctx.repair_duplicates,
+        )
         log.info("load finished: %s (%s)", summary, hook.log_usage())
-    finally:
-        hook.close()
 
 
 def defer_whole_run(ctx: RunContext, tables: Mapping[RecordKind, pa.Table], exc: BudgetExhausted) -> None:

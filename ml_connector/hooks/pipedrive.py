@@ -73,13 +73,14 @@ class _Session:
         self.limiters = limiters
         self.budget = budget
         self.client = client
+        self.company_id: int | None = None
 
     def close(self) -> None:
         self.client.session.close()
 
 
 class PipedriveHook(SessionHook[_Session]):
-    """Pipedrive CRM through API v2 (v1 only for ``users/me``), paced under the plan's limits.
+    """Pipedrive CRM through API v2 (v1 only for ``users/me`` and merges), paced under the plan's limits.
 
     :param pipedrive_conn_id: Airflow connection of type ``pipedrive``.
     :param retry_policy: how transient failures are retried (tests pass a fast one).
@@ -246,6 +247,12 @@ class PipedriveHook(SessionHook[_Session]):
         path = f"/api/v2/{_plural(entity)}/{int(record_id)}"
         return dict(self._call("PATCH", path, json=payload)["data"])
 
+    def merge(self, entity: RecordKind, record_id: int, into_id: int) -> int:
+        """Merge record ``record_id`` into ``into_id`` (v1, 40 tokens: v2 has no merge); ``into_id``
+        survives, keeps its own values, and an organization's persons move to it. Returns the survivor."""
+        path = f"/v1/{_plural(entity)}/{int(record_id)}/merge"
+        return int(self._call("PUT", path, json={"merge_with_id": int(into_id)})["data"]["id"])
+
     def delete(self, entity: RecordKind, record_id: int) -> None:
         """Soft delete (Pipedrive purges after 30 days); a missing record raises ``ApiError`` 404."""
         self._call("DELETE", f"/api/v2/{_plural(entity)}/{int(record_id)}")
@@ -327,6 +334,14 @@ class PipedriveHook(SessionHook[_Session]):
             return valid
         self._call("GET", "/v1/users/me")
         return "Pipedrive API token accepted"
+
+    def company_id(self) -> int:
+        """The Pipedrive company this connection writes to (``GET /v1/users/me``, 2 tokens, once per hook):
+        connections to one company share its write lease."""
+        state = self._state()
+        if state.company_id is None:
+            state.company_id = int(self._call("GET", "/v1/users/me")["data"]["company_id"])
+        return state.company_id
 
     def test_connection(self) -> tuple[bool, str]:
         """Who the credential belongs to, via ``GET /v1/users/me`` (2 tokens)."""

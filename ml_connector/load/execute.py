@@ -63,6 +63,7 @@ class RecordWriter(Protocol):
 
     def create(self, entity: RecordKind, payload: dict[str, Any]) -> dict[str, Any]: ...
     def patch(self, entity: RecordKind, record_id: int, payload: dict[str, Any]) -> dict[str, Any]: ...
+    def merge(self, entity: RecordKind, record_id: int, into_id: int) -> int: ...
     def connect(self) -> None: ...
 
 
@@ -80,12 +81,20 @@ def payload(op: PlannedOp, resolved: ResolvedFields) -> dict[str, Any]:
 
 
 class Writer:
-    """Sends planned writes through the hook, journalling each success at once; counts requests sent."""
+    """Sends planned writes through the hook, each only while the write lease is held, journalling each
+    success at once; counts requests sent."""
 
     def __init__(
-        self, hook: RecordWriter, resolved: ResolvedFields, journal: Journal, known: KnownState, run_id: str
+        self,
+        hook: RecordWriter,
+        resolved: ResolvedFields,
+        journal: Journal,
+        known: KnownState,
+        run_id: str,
+        check_lease: Callable[[], None] = lambda: None,
     ) -> None:
         self.hook = hook
+        self.check_lease = check_lease
         self.resolved = resolved
         self.journal = journal
         self.known = known
@@ -101,6 +110,7 @@ class Writer:
         """One create or PATCH (runs on the pool's threads); raises what the hook raised."""
         assert op.row is not None
         body = payload(op, self.resolved)
+        self.check_lease()  # raises (and stops the other writes) once another load may be writing
         try:
             if op.action == "create":
                 record = self.hook.create(op.kind, body)
@@ -115,6 +125,19 @@ class Writer:
         self.count_requests(1)
         self.journal_write(op, int(record["id"]))
         return record
+
+    def merge(self, kind: RecordKind, record_id: int, into_id: int) -> int:
+        """Merge one duplicate into the record that survives; raises what the hook raised."""
+        self.check_lease()
+        try:
+            survivor = self.hook.merge(kind, record_id, into_id)
+        except BudgetExhausted:
+            raise  # refused before it was sent
+        except Exception:
+            self.count_requests(1)
+            raise
+        self.count_requests(1)
+        return survivor
 
     def journal_write(self, op: PlannedOp, pipedrive_id: int) -> None:
         """Record a write that Pipedrive has applied, before anything else happens."""

@@ -18,7 +18,9 @@ from typing import Any, Literal
 
 from ml_connector.vocabulary import RecordKind
 
-Action = Literal["create", "update", "unchanged", "skip", "conflict", "rejected", "deferred", "failed"]
+Action = Literal[
+    "create", "update", "unchanged", "skip", "conflict", "merge", "rejected", "deferred", "failed"
+]
 WRITE_ACTIONS: frozenset[str] = frozenset({"create", "update"})
 ORG_ID = "org_id"  # a person's organization: part of its desired state, not a mapped field
 

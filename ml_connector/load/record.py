@@ -24,11 +24,14 @@ CARRIED = frozenset({"deferred", "failed", "conflict"})
 
 
 def write_cost(kind: RecordKind, action: str) -> int:
-    """Tokens Pipedrive charges for one create or PATCH of ``kind``."""
+    """Tokens Pipedrive charges for one create, PATCH or merge of ``kind``."""
     plural = PLURAL[kind]
-    if action == "create":
-        return token_costs()[("POST", f"/api/v2/{plural}")]
-    return token_costs()[("PATCH", f"/api/v2/{plural}/{{id}}")]
+    route = {
+        "create": ("POST", f"/api/v2/{plural}"),
+        "update": ("PATCH", f"/api/v2/{plural}/{{id}}"),
+        "merge": ("PUT", f"/v1/{plural}/{{id}}/merge"),
+    }[action]
+    return token_costs()[route]
 
 
 class LoadRecord:
@@ -50,7 +53,7 @@ class LoadRecord:
         if op.action == "unchanged" and (op.kind, op.key) in self._resumed:
             return  # already recorded as written by the earlier attempt
         if tokens is None:
-            tokens = write_cost(op.kind, op.action) if op.action in WRITE_ACTIONS else 0
+            tokens = write_cost(op.kind, op.action) if op.action in {*WRITE_ACTIONS, "merge"} else 0
         self.audit.record(
             op.kind,
             op.key,

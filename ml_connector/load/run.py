@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ml_connector.audit import AuditTrail, LoadSummary
+from ml_connector.errors import stops_run
 from ml_connector.fields import ResolvedFields
 from ml_connector.http.errors import ApiError, BudgetExhausted
-from ml_connector.load.execute import Writer, lost_create, outcome
-from ml_connector.load.identity import list_identity
+from ml_connector.load.execute import Writer, failure_reason, lost_create, outcome
+from ml_connector.load.identity import Listing, list_identity
 from ml_connector.load.inputs import read_inputs
 from ml_connector.load.known import KnownState
 from ml_connector.load.plan import WRITE_ACTIONS, PlannedOp, Row, plan_records
@@ -43,15 +45,21 @@ def run_load(
     mode: Mode,
     dry_run: bool,
     max_workers: int = MAX_WORKERS,
+    check_lease: Callable[[], None] = lambda: None,
+    repair_duplicates: bool = False,
 ) -> LoadSummary:
     """Load the run's ``transformed_*`` tables (and the rows carried over) into Pipedrive.
 
     Writes staging steps ``plan`` (Parquet) and ``summary`` (JSON) and the run's ledger; with
-    ``dry_run`` it sends no write and changes no state. Returns the summary; raises only what no
-    re-run can get past by itself (edge block, rejected credential, unreadable input).
+    ``dry_run`` it sends no write and changes no state. ``check_lease`` is called before every write and
+    raises when this load may no longer write (:meth:`ml_connector.load.lease.Lease.check`). Returns the
+    summary; raises what stopped the writes (edge block, rejected credential, lost lease) or unreadable input.
+    ``repair_duplicates`` (``reconcile`` only) merges the records that carry one Workday ID first.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if repair_duplicates and mode != "reconcile":
+        raise ValueError("repair_duplicates needs mode reconcile, whose full listing finds the duplicates")
     if entity not in ENTITIES:
         raise ValueError(f"entity must be 'customers' or 'suppliers', not {entity!r}")
     files = RunFiles(area, dag_id, run_id)
@@ -83,8 +91,9 @@ def run_load(
         max_workers,
         known,
         record,
-        Writer(hook, resolved, journal, known, run_id),
+        Writer(hook, resolved, journal, known, run_id, check_lease),
         StateFiles(area),
+        repair_duplicates,
     )
     for kind in RECORD_KINDS:
         record.read(kind, len(inputs.rows[kind]))
@@ -116,6 +125,7 @@ class _KindLoad:
     record: LoadRecord
     writer: Writer
     state: StateFiles
+    repair_duplicates: bool = False
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
     checked: set[RecordKind] = field(default_factory=set)  # kinds whose duplicate check is current
 
@@ -136,6 +146,8 @@ class _KindLoad:
                 return
             self.writer.count_requests(max(listing.pages, 1))
             before = set(self.known.identity[kind])
+            if self.repair_duplicates and listing.conflicts:
+                self._merge_duplicates(kind, listing)
             self.known.take_listing(kind, listing)
             self.checked.add(kind)
             if resumed:  # an interrupted attempt may have written records its journal never got to hold
@@ -172,6 +184,38 @@ class _KindLoad:
                 self._settle(op, result)
         if lost:
             self._resolve_lost(kind, lost)
+
+    def _merge_duplicates(self, kind: RecordKind, listing: Listing) -> None:
+        """Merge the records that carry one Workday ID into the oldest (Pipedrive numbers records in the
+        order they were made, so the lowest id); Pipedrive moves a merged organization's persons to it.
+        Each merge is a ledger row; a dry run plans them. A key whose merges all succeeded (or would, on a
+        dry run) is then planned like any other, against its surviving record."""
+        for key, ids in sorted(listing.conflicts.items()):
+            survivor, *others = sorted(ids)
+            for other in others:
+                reason = (
+                    f"{'would merge' if self.dry_run else 'merged'} Pipedrive {kind} {other} into {survivor}, "
+                    f"the oldest of the {len(ids)} carrying Workday ID {key}"
+                )
+                if self.dry_run:
+                    self.record.settle(PlannedOp(kind, key, "merge", survivor, reason=reason), tokens=0)
+                    continue
+                try:
+                    self.writer.merge(kind, other, survivor)
+                except BudgetExhausted as exc:
+                    self.record.budget_exhausted(kind, exc)
+                    return
+                except Exception as exc:
+                    if stops_run(exc):
+                        self.record.stop(exc)
+                        return
+                    failed = f"merging {kind} {other} into {survivor} failed: {failure_reason(exc)}"
+                    self.record.settle(PlannedOp(kind, key, "failed", survivor, reason=failed), tokens=0)
+                    break
+                self.record.settle(PlannedOp(kind, key, "merge", survivor, reason=reason))
+            else:
+                del listing.conflicts[key]
+                listing.identity[key] = survivor  # its values are not known: the plan compares every field
 
     def _check_duplicates(self, kind: RecordKind, rows: list[Row]) -> None:
         """Without a full listing, list what changed in Pipedrive since the last check (10 tokens per 500

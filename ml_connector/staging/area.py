@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from airflow.sdk import ObjectStoragePath
 
-from ml_connector.staging.atomic import atomic_write
+from ml_connector.staging.atomic import atomic_write, exclusive_create
 
 ROOT_ENV = "ML_CONNECTOR_STAGING_ROOT"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=-]+")
@@ -78,6 +78,26 @@ class StagingArea:
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
+
+    def create_exclusive(self, path: ObjectStoragePath, data: bytes) -> bool:
+        """Write ``path`` only if nothing is there yet; ``False`` when something is. The one conditional
+        write the lease needs: a hard link locally, fsspec's exclusive mode ``xb`` elsewhere (S3's
+        ``If-None-Match``, GCS's generation match, Azure's no-overwrite)."""
+        if path.protocol in ("file", "local", ""):
+            return exclusive_create(Path(str(path.path)), data)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with path.fs.open(str(path.path), "xb") as handle:
+                handle.write(data)
+        except FileExistsError:
+            return False
+        return True
+
+    def names(self, folder: ObjectStoragePath) -> list[str]:
+        """The names of the files in ``folder`` (none when it does not exist)."""
+        if not folder.exists():
+            return []
+        return sorted(p.name for p in folder.iterdir() if p.is_file())
 
     def write_table(self, path: ObjectStoragePath, table: pa.Table) -> None:
         buffer = io.BytesIO()

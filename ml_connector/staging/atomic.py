@@ -1,7 +1,8 @@
-"""The one way the product replaces a local file: all or nothing, durable, and never half-written.
+"""The one way the product replaces (or exclusively creates) a local file: all or nothing, durable, and
+never half-written.
 
-Write a temporary file beside the target, fsync it, rename it over the target, fsync the folder so the
-rename itself survives a crash, and remove the temporary file if anything fails on the way.
+Write a temporary file beside the target, fsync it, rename (or hard-link) it to the target, fsync the
+folder so the rename itself survives a crash, and remove the temporary file if anything fails on the way.
 """
 
 from __future__ import annotations
@@ -29,6 +30,29 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
             os.unlink(tmp)
         raise
     fsync_dir(folder)
+
+
+def exclusive_create(path: Path, data: bytes, *, mode: int = 0o644) -> bool:
+    """Create ``path`` holding ``data`` unless it exists; ``False`` when it does. All or nothing: a
+    complete temporary file is hard-linked to the name, and a link never replaces an existing file."""
+    folder = path.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fchmod(handle.fileno(), mode)
+            os.fsync(handle.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+    fsync_dir(folder)
+    return True
 
 
 def fsync_dir(directory: Path) -> None:

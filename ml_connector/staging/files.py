@@ -16,7 +16,8 @@ file                        what                                                
 
 State, under ``state/`` (outlives runs): ``<entity>/watermark.json``, ``suppliers/org_aliases.json``,
 ``fields/pinned.json``, ``<organizations|persons>/identity.parquet``, ``<entity>/pushed_<kind>s.parquet``,
-``<entity>/deferred.parquet``, ``<entity>/journal/<run>.jsonl``; and the audit ledger,
+``<entity>/deferred.parquet``, ``<entity>/journal/<run>.jsonl``, ``leases/<name>/<epoch>.json`` and
+``<epoch>.beat.json`` (:mod:`ml_connector.load.lease`); and the audit ledger,
 ``ledger/<entity>/<day>/<run>.parquet``. The storage itself (atomic writes, object stores, retention)
 is :class:`ml_connector.staging.StagingArea`'s.
 """
@@ -120,6 +121,10 @@ class StateFiles:
 
     def _checked_path(self, kind: RecordKind) -> ObjectStoragePath:
         return self.area.state_path(PLURAL[kind], "duplicates_checked.json")
+
+    def lease_dir(self, name: str) -> ObjectStoragePath:
+        """The epochs and heartbeats of one lease (:mod:`ml_connector.load.lease`)."""
+        return self.area.root / "state" / "leases" / safe_segment(name)
 
     @property
     def pinned_fields_path(self) -> ObjectStoragePath:

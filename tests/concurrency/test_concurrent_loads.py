@@ -30,7 +30,7 @@ from ml_connector.staging.area import StagingArea
 ROUNDS = int(os.environ.get("ML_CONNECTOR_CONCURRENCY_ROUNDS", "1"))
 SEED = int(os.environ.get("ML_CONNECTOR_CONCURRENCY_SEED", str(random.SystemRandom().randrange(10**6))))
 DAG = {"customers": "workday_customers_to_pipedrive", "suppliers": "workday_suppliers_to_pipedrive"}
-WAITED = "waiting for the Pipedrive write lock"
+WAITED = "waiting for the Pipedrive write lease"
 
 pytestmark = pytest.mark.timeout(300 + 240 * ROUNDS)
 

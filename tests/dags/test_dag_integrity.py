@@ -64,7 +64,9 @@ def _in_order(dag):  # type: ignore[no-untyped-def]
         ("ml_connector.mapping.MappingError", "fail"),
         ("ml_connector.dag.factory.MappingNotFound", "fail"),
         ("ml_connector.http.errors.TransientError", "default"),
-        ("ml_connector.load.write_lock.PipedriveBusy", "default"),
+        ("ml_connector.load.lease.LeaseBusy", "default"),
+        ("ml_connector.load.lease.LeaseLost", "default"),
+        ("ml_connector.load.lease.LeaseUnsupported", "fail"),
     ],
 )
 def test_the_retry_policy_fails_at_once_on_what_a_person_must_fix(error: str, action: str) -> None:

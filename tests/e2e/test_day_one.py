@@ -4,10 +4,9 @@ interval, and manual runs read from the watermark whatever logical date the trig
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from support.locking import LockHolder
+from support.locking import LeaseHolder
 from support.sync_world import SyncWorld, route_count, task_states
 
 WRITES = (
@@ -103,16 +102,19 @@ def test_a_missing_or_invalid_fernet_key_fails_at_once_without_retries(
     assert world.records("organizations") == []
 
 
-def test_the_writing_tasks_take_the_pipedrive_write_lock_without_any_pool(
-    world: SyncWorld, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+def test_the_writing_tasks_take_the_pipedrive_write_lease_without_any_pool(
+    world: SyncWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Another process (the other DAG's load, a CLI run) holds the lock: nothing is written beside it."""
-    from ml_connector.credentials.vault import entry_stem
-    from ml_connector.load import write_lock
+    """Another process (the other DAG's load, a CLI run) holds the company's lease: nothing is written
+    beside it, and the task fails naming the holder once its bounded wait is over."""
+    from ml_connector.load import lease
 
-    monkeypatch.setattr(write_lock, "WRITE_LOCK_WAIT", timedelta(seconds=2))
-    lock = tmp_path / "state" / "locks" / f"pipedrive-{entry_stem('pipedrive_default')}.lock"
-    holder = LockHolder(lock, "load of run scheduled__x of workday_suppliers_to_pipedrive")
+    monkeypatch.setattr(lease, "LEASE_WAIT", timedelta(seconds=2))
+    holder = LeaseHolder(
+        str(world.area.root),
+        "pipedrive-company-1",
+        "load of run scheduled__x of workday_suppliers_to_pipedrive",
+    )
     try:
         blocked = world.run("customers", mode="full_refresh")
         assert task_states(blocked)["validate_field_definitions"] == "failed"

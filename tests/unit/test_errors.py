@@ -20,6 +20,7 @@ EXPECTED: dict[str, tuple[Remedy, bool]] = {
     "ml_connector.credentials.oauth.TokenRejected": (P, True),
     "ml_connector.credentials.vault.VaultError": (P, False),
     "ml_connector.dag.factory.MappingNotFound": (P, False),
+    "ml_connector.dag.context.InvalidRunParams": (P, False),
     "ml_connector.fields.FieldDefinitionError": (P, False),
     "ml_connector.hooks.pipedrive_config.InvalidPipedriveConnection": (P, False),
     "ml_connector.hooks.workday_config.InvalidWorkdayConnection": (P, False),
@@ -38,7 +39,9 @@ EXPECTED: dict[str, tuple[Remedy, bool]] = {
     "ml_connector.http.errors.TransientError": (R, False),
     "ml_connector.staging.locks.LockTimeout": (R, False),
     "ml_connector.mapping.MappingError": (P, False),
-    "ml_connector.load.write_lock.PipedriveBusy": (R, False),
+    "ml_connector.load.lease.LeaseBusy": (R, False),
+    "ml_connector.load.lease.LeaseLost": (R, True),
+    "ml_connector.load.lease.LeaseUnsupported": (P, False),
 }
 # Raised and caught inside one module, never seen by a caller.
 PRIVATE = {"ml_connector.mapping._RuleViolations"}
