@@ -16,6 +16,7 @@ from ml_connector.load.execute import Writer, failure_reason, lost_create, outco
 from ml_connector.load.identity import Listing, list_identity
 from ml_connector.load.inputs import read_inputs
 from ml_connector.load.known import KnownState
+from ml_connector.load.lease import LeaseLost
 from ml_connector.load.plan import WRITE_ACTIONS, PlannedOp, Row, plan_records
 from ml_connector.load.record import LoadRecord
 from ml_connector.load.state import Journal
@@ -99,6 +100,11 @@ def run_load(
         record.read(kind, len(inputs.rows[kind]))
         load.run(kind, inputs.rows[kind], resumed=bool(journal_files))
 
+    if isinstance(record.stop_error, LeaseLost):
+        # Another load may be writing now: leave everything as a killed load would. The journal holds
+        # every write this one made; the next attempt replays it and records it once.
+        log.error("the write lease was lost; state, ledger and journal are left for the next attempt")
+        raise record.stop_error
     if not dry_run:
         known.save(area, entity, record.carried())
         for kind in load.checked:  # shared by both DAGs: the next check of either starts here

@@ -19,6 +19,7 @@ from ml_connector.audit import LoadSummary
 from ml_connector.fields import ResolvedFields, validate_field_definitions
 from ml_connector.hooks.pipedrive import PipedriveHook
 from ml_connector.http.retry import RetryPolicy
+from ml_connector.load.lease import LeaseLost
 from ml_connector.load.run import run_load
 from ml_connector.mapping import load_mapping
 from ml_connector.sandbox.runtime import RunningSandbox
@@ -368,6 +369,34 @@ def test_a_killed_load_resumes_with_no_duplicate_and_no_gap(env: Env, after_send
         "create": 30 - after_send,
         **({"unchanged": 1, "adopted": 1} if after_send else {}),
     }
+
+
+def test_a_load_that_loses_its_lease_stops_writing_and_leaves_what_a_killed_load_leaves(env: Env) -> None:
+    """Another load took the lease over (this one was paused past its ttl): no write after the check
+    fails, nothing persisted but the journal, and the next attempt finishes with no duplicate and every
+    record in the ledger once."""
+    orgs, persons = orgs_and_persons(30)
+    env.stage("run-1", orgs, persons)
+    checks = 0
+
+    def lease_check() -> None:
+        nonlocal checks
+        checks += 1
+        if checks > 10:
+            raise LeaseLost("the lease pipedrive-company-1 was lost: taken over by another load")
+
+    with pytest.raises(LeaseLost):
+        env.load("run-1", check_lease=lease_check, max_workers=1)
+    journal = StateFiles(env.area).journal_path("customers", "run-1")
+    assert len(env.area.read_lines(journal)) == 10
+    assert len(env.by_workday_id()) == 10  # nothing sent after the failed check
+    assert not RunFiles(env.area, DAG, "run-1").document_path("summary").exists()
+    assert env.ledger("run-1") == []
+
+    summary = env.load("run-1")
+    assert summary.resumed and not journal.exists()
+    assert Counter(len(v) for v in env.by_workday_id().values()) == {1: 30}
+    assert Counter(r["action"] for r in env.ledger("run-1") if r["kind"] == "organization") == {"create": 30}
 
 
 # -- budget ----------------------------------------------------------------------------------------------------
