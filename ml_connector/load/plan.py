@@ -122,16 +122,20 @@ def desired_values(row: Row, org_id: int | str | None) -> dict[str, Any]:
     return values
 
 
+def duplicate_reason(kind: RecordKind, key: str, ids: Iterable[int]) -> str:
+    """Why a key is a conflict, and what a person can do about it."""
+    ids = sorted(ids)
+    return (
+        f"{len(ids)} Pipedrive {kind}s carry Workday ID {key} (ids {', '.join(map(str, ids))}): merge them in "
+        "Pipedrive, or run reconcile with repair_duplicates; nothing is written for this key until then"
+    )
+
+
 def plan_record(row: Row, inputs: PlanInputs) -> PlannedOp:
     """Decide one record (see the module docstring); never calls anything."""
     op = PlannedOp(row.kind, row.key, "unchanged", row=row)
     if row.key in inputs.conflicts:
-        ids = ", ".join(str(i) for i in inputs.conflicts[row.key])
-        return op.but(
-            "conflict",
-            f"{len(inputs.conflicts[row.key])} Pipedrive {row.kind}s carry Workday ID {row.key} (ids {ids}): "
-            "merge or delete the duplicates in Pipedrive; nothing is written for this key until then",
-        )
+        return op.but("conflict", duplicate_reason(row.kind, row.key, inputs.conflicts[row.key]))
     pipedrive_id = inputs.identity.get(row.key)
     if not row.active and inputs.inactive_policy == "skip":
         return op.but("skip", "inactive in Workday and inactive_policy is skip: left as it is", pipedrive_id)

@@ -17,7 +17,7 @@ from ml_connector.load.identity import Listing, list_identity
 from ml_connector.load.inputs import read_inputs
 from ml_connector.load.known import KnownState
 from ml_connector.load.lease import LeaseLost
-from ml_connector.load.plan import WRITE_ACTIONS, PlannedOp, Row, plan_records
+from ml_connector.load.plan import WRITE_ACTIONS, PlannedOp, Row, duplicate_reason, plan_records
 from ml_connector.load.record import LoadRecord
 from ml_connector.load.state import Journal
 from ml_connector.staging.area import StagingArea
@@ -154,6 +154,8 @@ class _KindLoad:
             before = set(self.known.identity[kind])
             if self.repair_duplicates and listing.conflicts:
                 self._merge_duplicates(kind, listing)
+            for key, ids in sorted(listing.conflicts.items()):
+                log.error("duplicate in Pipedrive: %s", duplicate_reason(kind, key, ids))
             self.known.take_listing(kind, listing)
             self.checked.add(kind)
             if resumed:  # an interrupted attempt may have written records its journal never got to hold
@@ -250,10 +252,7 @@ class _KindLoad:
         found = self.known.confirm_duplicates(kind, live)
         planned = {row.key for row in rows}
         for key, ids in sorted(found.items()):
-            reason = (
-                f"{len(ids)} Pipedrive {kind}s carry Workday ID {key} (ids {', '.join(map(str, ids))}): merge or "
-                "delete the duplicates in Pipedrive; nothing is written for this key until then"
-            )
+            reason = duplicate_reason(kind, key, ids)
             log.error("duplicate in Pipedrive: %s", reason)
             if key not in planned:  # a planned row of this key becomes a conflict in the plan itself
                 self.record.settle(PlannedOp(kind, key, "conflict", reason=reason), tokens=0)
@@ -288,8 +287,8 @@ class _KindLoad:
             elif op.key in listing.conflicts:
                 ids = ", ".join(str(i) for i in listing.conflicts[op.key])
                 reason = (
-                    f"its answer was lost and Pipedrive {kind}s {ids} now carry Workday ID {op.key}: merge or "
-                    "delete the duplicates in Pipedrive"
+                    f"its answer was lost and Pipedrive {kind}s {ids} now carry Workday ID {op.key}: merge them "
+                    "in Pipedrive, or run reconcile with repair_duplicates"
                 )
                 self.record.settle(op.but("conflict", reason), tokens=0)
             else:
