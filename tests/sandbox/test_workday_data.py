@@ -122,3 +122,43 @@ def test_supplier_window_selects_updates_in_half_open_interval() -> None:
     late = store.suppliers(store.now(), pivot, None)
     assert len(early) == 30 and len(late) == 30
     assert {v.record.supplier_id for v in early}.isdisjoint(v.record.supplier_id for v in late)
+
+
+def test_unusual_names_cover_every_class_and_stay_xml_text() -> None:
+    """``unusual_*_names`` rename records with characters of every class a real tenant holds; every name
+    is one XML 1.0 can carry (escaped as text and as an attribute, it parses back to the same string)."""
+    from lxml import etree
+
+    from ml_connector.sandbox.workday.data import UNUSUAL_NAME_CLASSES
+    from ml_connector.sandbox.workday.soap_xml import _attr, _text
+
+    store = WorkdayStore(5, 40, 20)
+    before = {v.record.customer_id: v.record.entity.name for v in store.customers(store.now())}
+    spec = MutationSpec(unusual_customer_names=40, unusual_supplier_names=20, unusual_contact_names=30)
+    result = store.mutate(spec)
+    assert len(result["unusual_customer_names"]) == 40 and len(result["unusual_supplier_names"]) == 20
+    assert len(result["unusual_contact_names"]) == 30
+    customers = [v.record for v in store.customers(store.now())]
+    suppliers = [v.record for v in store.suppliers(store.now())]
+    contacts = [v.record for v in store.contacts(store.now())]
+    assert all(c.entity.name != before[c.customer_id] for c in customers)
+    assert all(c.reference.descriptor == c.entity.name for c in customers)
+    names = [r.entity.name for r in (*customers, *suppliers)]
+    names += [n for c in contacts for n in (c.name.first, c.name.last)]
+    for name in names:
+        element = etree.fromstring(f'<n a="{_attr(name)}">{_text(name)}</n>'.encode())
+        assert (element.text or "") == name
+        assert element.get("a") == name
+    blob = "".join(names)
+    assert "\u0301" in blob  # combining marks
+    assert any("\u0590" <= ch <= "\u06ff" for ch in blob)  # Hebrew or Arabic script
+    assert any(ord(ch) > 0xFFFF for ch in blob)  # astral: emoji or CJK extension B
+    assert any(ch in blob for ch in "<>&")
+    assert any(len(n) > 255 for n in names) and any(len(n) == 255 for n in names)
+    assert any(not n.strip() for n in names) and any(n != n.strip() for n in names if n.strip())
+    assert len(UNUSUAL_NAME_CLASSES) == 10
+    again = WorkdayStore(5, 40, 20)
+    assert {k: v for k, v in again.mutate(spec).items() if k != "at"} == {
+        k: v for k, v in result.items() if k != "at"
+    }
+    assert [v.record for v in again.customers(again.now())] == customers

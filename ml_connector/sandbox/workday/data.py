@@ -489,6 +489,103 @@ class Factory:
     def deactivated(self, record: Customer | Supplier) -> Customer | Supplier:
         return replace(record, status=self.catalog.statuses["INACTIVE"])
 
+    # -- names with every class of character (``unusual_*_names`` mutations) -----------------------
+    def unusual_text(self, base: str) -> str:
+        """``base`` rewritten with one or two classes of :data:`UNUSUAL_NAME_CLASSES`, picked at random.
+
+        Every character is one XML 1.0 can carry (control characters are ``unparseable_customers``'
+        business); only the ``long`` class goes past Pipedrive's 255 characters, only ``blank`` leaves no
+        name at all.
+        """
+        rng = self.rng
+        classes = rng.sample(UNUSUAL_NAME_CLASSES, rng.choice((1, 1, 2)))
+        text = base
+        for cls in classes:
+            text = _unusual(cls, text, rng)
+        return text
+
+    def unusual_company(self, record: Customer | Supplier) -> Customer | Supplier:
+        """The customer's or supplier's name (and its reference descriptor) with unusual characters."""
+        entity = replace(record.entity, name=self.unusual_text(record.entity.name))
+        return replace(record, reference=replace(record.reference, descriptor=entity.name), entity=entity)
+
+    def unusual_contact(self, contact: Contact) -> Contact:
+        """The contact's first and/or last name with unusual characters; emails and phones unchanged."""
+        name = contact.name
+        which = self.rng.choice(("first", "last", "both"))
+        if which in ("first", "both"):
+            name = replace(name, first=self.unusual_text(name.first))
+        if which in ("last", "both"):
+            name = replace(name, last=self.unusual_text(name.last))
+        return replace(contact, reference=replace(contact.reference, descriptor=_formatted(name)), name=name)
+
+
+# Classes of characters a real tenant's names hold, for ``unusual_*_names`` mutations.
+UNUSUAL_NAME_CLASSES: tuple[str, ...] = (
+    "combining",  # decomposed accents: e + U+0301, stacked marks
+    "rtl",  # Arabic and Hebrew script, with right-to-left and left-to-right marks
+    "emoji",  # astral code points, a ZWJ sequence, a flag, a skin tone modifier
+    "cjk",  # Chinese, Japanese and Korean
+    "quotes",  # straight, curly and guillemet quotes, an apostrophe
+    "xml",  # & < > " ' and a CDATA end, which every XML writer must escape
+    "padding",  # leading/trailing spaces and a non-breaking space inside
+    "long",  # more than the 255 characters Pipedrive takes
+    "limit",  # exactly 255 characters
+    "blank",  # nothing but spaces: no name at all
+)
+_UNUSUAL_PIECES: dict[str, tuple[str, ...]] = {
+    "combining": (
+        "Cafe\u0301",
+        "A\u030a\u0301ngstro\u0308m",
+        "Z\u0327\u0306\u0300alg\u0337o\u0489",
+        "n\u0303",
+    ),
+    "rtl": (
+        "\u0634\u0631\u0643\u0629 \u0627\u0644\u0646\u0648\u0631",
+        '\u05d7\u05d1\u05e8\u05d4 \u05d1\u05e2"\u05de',
+        "\u200f\u0645\u062d\u0645\u062f\u200e",
+        "\u202bRTL\u202c",
+    ),
+    "emoji": (
+        "\U0001f680",
+        "\U0001f468\u200d\U0001f469\u200d\U0001f467",
+        "\U0001f1e9\U0001f1ea",
+        "\U0001f44d\U0001f3fd",
+        "\u2615",
+    ),
+    "cjk": (
+        "\u682a\u5f0f\u4f1a\u793e\u5c71\u7530",
+        "\u5317\u4eac\u79d1\u6280\u6709\u9650\u516c\u53f8",
+        "\uc0bc\uc131",
+        "\u3053\u3093\u306b\u3061\u306f",
+        "\U00020bb7",
+    ),
+    "quotes": (
+        "O'Brien",
+        '"Quoted"',
+        "\u2018single\u2019",
+        "\u201cdouble\u201d",
+        "\u00abGuillemets\u00bb",
+        "`tick`",
+    ),
+    "xml": ("A & B", "<b>bold</b>", "x > y < z", "]]>", "&amp; literally", "'apos' \"quot\""),
+}
+
+
+def _unusual(cls: str, base: str, rng: random.Random) -> str:
+    """``base`` with one class of unusual characters (see :data:`UNUSUAL_NAME_CLASSES`)."""
+    if cls == "padding":
+        inner = base.replace(" ", "\u00a0", 1)
+        return f"  {inner}\t "
+    if cls == "blank":
+        return " " * rng.randint(1, 4)
+    if cls in ("long", "limit"):
+        length = 255 if cls == "limit" else rng.randint(256, 400)
+        filler = " ".join(rng.choice(cat.NAME_WORDS) for _ in range(length))
+        return f"{base} {filler}"[:length].rstrip().ljust(length, "x")
+    piece = rng.choice(_UNUSUAL_PIECES[cls])
+    return f"{piece} {base}" if rng.random() < 0.5 else f"{base} {piece}"
+
 
 def _formatted(name: PersonName) -> str:
     return " ".join(p for p in (name.first, name.middle, name.last) if p)

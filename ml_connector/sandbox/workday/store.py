@@ -129,6 +129,12 @@ class MutationSpec(BaseModel):
     # Customers whose name holds a control character, written as a character reference XML 1.0 forbids:
     # the SOAP page carrying one is not well-formed (REST and RaaS send it as JSON, where it is valid).
     unparseable_customers: int = Field(default=0, ge=0, le=10_000)
+    # Customers, suppliers and contacts whose names gain characters of every class a real tenant holds
+    # (combining marks, right-to-left script, emoji, CJK, quotes, XML-special characters, padding, a name
+    # of exactly 255 or of more than 255 characters, a blank name): see ``data.UNUSUAL_NAME_CLASSES``.
+    unusual_customer_names: int = Field(default=0, ge=0, le=10_000)
+    unusual_supplier_names: int = Field(default=0, ge=0, le=10_000)
+    unusual_contact_names: int = Field(default=0, ge=0, le=10_000)
     seed: int | None = None
 
 
@@ -302,6 +308,18 @@ class WorkdayStore:
             out["corrupted_contacts"] = [
                 write(self.contacts_table, factory.corrupted_contact(self.contacts_table.latest(k)))
                 for k in pick(self.contacts_table, spec.corrupt_contact_emails, active_only=False)
+            ]
+            out["unusual_customer_names"] = [
+                write(self.customers_table, factory.unusual_company(self.customers_table.latest(k)))
+                for k in pick(self.customers_table, spec.unusual_customer_names, active_only=False)
+            ]
+            out["unusual_supplier_names"] = [
+                write(self.suppliers_table, factory.unusual_company(self.suppliers_table.latest(k)))
+                for k in pick(self.suppliers_table, spec.unusual_supplier_names, active_only=False)
+            ]
+            out["unusual_contact_names"] = [
+                write(self.contacts_table, factory.unusual_contact(self.contacts_table.latest(k)))
+                for k in pick(self.contacts_table, spec.unusual_contact_names, active_only=False)
             ]
             out["created_customers"] = []
             for _ in range(spec.create_customers):
