@@ -141,6 +141,53 @@ def test_payload_sends_changed_fields_under_their_keys_and_a_create_leaves_empti
     assert payload(moved, RESOLVED) == {"org_id": 7}
 
 
+NAMED = ResolvedFields(
+    entity="customers",
+    organization=RESOLVED.organization,
+    person=(
+        *RESOLVED.person,
+        ResolvedField("first_name", "first_name", "varchar", standard=True),
+        ResolvedField("last_name", "last_name", "varchar", standard=True),
+        ResolvedField("emails", "emails", "varchar", standard=True),
+    ),
+)
+
+
+def named(name: str, first: str | None, last: str | None) -> Row:
+    values = {"name": name, "first_name": first, "last_name": last, "Workday contact ID": "CON-1"}
+    return Row("person", "CON-1", values, "h", org_key="CUS-1")
+
+
+@pytest.mark.parametrize(
+    ("row", "changes", "expected"),
+    [
+        # a new last name alone: the whole name goes, or Pipedrive would keep a stale first name
+        (
+            named("Ms. Anna Berg", "Anna", "Berg"),
+            (Change("last_name", "Schmidt", "Berg"),),
+            {"name": "Ms. Anna Berg", "first_name": "Anna", "last_name": "Berg"},
+        ),
+        # a blank part is "" (Pipedrive refuses null there), not left out
+        (
+            named("Anna", "Anna", None),
+            (Change("name", "Anna Berg", "Anna"), Change("last_name", "Berg", None)),
+            {"name": "Anna", "first_name": "Anna", "last_name": ""},
+        ),
+        # both parts blank: the name alone
+        (named("Acme Buyer", None, None), (Change("first_name", "A", None),), {"name": "Acme Buyer"}),
+        # no name part changed: nothing of the name goes
+        (
+            named("Anna Berg", "Anna", "Berg"),
+            (Change("emails", [], [{"value": "a@x.test"}]),),
+            {"emails": [{"value": "a@x.test"}]},
+        ),
+    ],
+)
+def test_a_person_s_name_goes_out_whole(row: Row, changes: tuple[Change, ...], expected: Any) -> None:
+    op = PlannedOp("person", "CON-1", "update", 2, changes=changes, row=row)
+    assert payload(op, NAMED) == expected
+
+
 def test_outcomes() -> None:
     op = PlannedOp("organization", "CUS-1", "update", 5, row=org())
     written = outcome(op, {"id": 5}, deferred_reason="budget")
