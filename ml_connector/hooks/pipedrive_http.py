@@ -33,7 +33,7 @@ from ml_connector.http.pacing import RollingWindowLimiter
 from ml_connector.pipedrive_limits import BURST_LIMITS, SEARCH_BURST_LIMIT, WINDOW_S, token_costs
 
 SYSTEM = "pipedrive"
-RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Requests Pipedrive does not charge: refused before the API ran (auth, burst, edge) or a gateway failure.
 UNCHARGED_STATUSES = frozenset({401, 403, 429})
 SAFETY_MARGIN = 0.9

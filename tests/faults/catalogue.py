@@ -228,11 +228,6 @@ BUG_RAAS = (
     "ml_connector/hooks/workday_reports.py raas_customer: the address is assembled from report columns "
     "without the region and with the country code, not Workday's formatted address the SOAP source gives"
 )
-BUG_500 = (
-    "ml_connector/hooks/pipedrive_http.py: RETRYABLE_STATUSES leaves out 500, so PipedriveClassifier raises "
-    "ApiError (Remedy.PERSON): never retried, and a create is not treated as an unknown outcome; README "
-    "says Pipedrive's HTTP 500 is retried"
-)
 CLEAR = "clear the failed task with its downstream tasks"
 FIX_CLEAR = "fix what the error names, then " + CLEAR
 RETRY = "nothing: Airflow's retry of the task completes the run"
@@ -341,11 +336,6 @@ CELLS: tuple[Cell, ...] = (
         COMPLETES,
         NOTHING,
         "nothing",
-        known_bug=KnownBug(
-            fails("validate_field_definitions", "ApiError", retried=False, message="HTTP 500"),
-            "clear",
-            BUG_500,
-        ),
     ),
     Cell(
         "Pipedrive",
@@ -356,7 +346,6 @@ CELLS: tuple[Cell, ...] = (
         NOTHING,
         "nothing",
         note="the listing",
-        known_bug=KnownBug(fails("load", "ApiError", retried=False, message="HTTP 500"), "clear", BUG_500),
     ),
     Cell(
         "Pipedrive",
@@ -367,9 +356,6 @@ CELLS: tuple[Cell, ...] = (
         NOTHING,
         "nothing",
         note="a create: looked up, then created",
-        known_bug=KnownBug(
-            fails("report", "RunIncomplete", retried=False, message="1 record(s) failed"), "next run", BUG_500
-        ),
     ),
     # ---- Pipedrive 502 / 503 / 504 -----------------------------------------------------------------
     Cell("Pipedrive", "502", "refresh", (pd(PD_TOKEN, status=502),), COMPLETES, NOTHING, "nothing"),
