@@ -54,6 +54,7 @@ class RaasColumns:
     region_code: str = "Region_Code"
     postal_code: str = "Postal_Code"
     country: str = "Country"
+    formatted_address: str = "Formatted_Address"  # Workday's own one-address text, as SOAP gives it
     primary_email: str = "Primary_Email"
     primary_phone: str = "Primary_Phone"
     website: str = "Website"
@@ -103,10 +104,18 @@ def _entity(row: Row, c: RaasColumns, kind: str, as_of: datetime) -> dict[str, A
         region=_get(row, c.region),
         postal_code=_get(row, c.postal_code),
         country_code=_get(row, c.country),
+        formatted=_get(row, c.formatted_address),
         primary=True,
     )
     has_address = any(
-        (address.lines, address.city, address.postal_code, address.country_code, address.region_code)
+        (
+            address.lines,
+            address.city,
+            address.postal_code,
+            address.country_code,
+            address.region_code,
+            address.formatted,
+        )
     )
     email, phone, web = _get(row, c.primary_email), _get(row, c.primary_phone), _get(row, c.website)
     category_id = _get(row, getattr(c, f"{prefix}_category_id"))

@@ -224,10 +224,6 @@ BUG_REST = (
     "so no contact ever finds its organization: every person is deferred, run after run, with the run green; "
     "and the organizations are not the ones the SOAP source or the suppliers DAG key by Customer_ID"
 )
-BUG_RAAS = (
-    "ml_connector/hooks/workday_reports.py raas_customer: the address is assembled from report columns "
-    "without the region and with the country code, not Workday's formatted address the SOAP source gives"
-)
 CLEAR = "clear the failed task with its downstream tasks"
 FIX_CLEAR = "fix what the error names, then " + CLEAR
 RETRY = "nothing: Airflow's retry of the task completes the run"
@@ -826,9 +822,6 @@ CELLS: tuple[Cell, ...] = (
         NOTHING,
         "nothing",
         world=RAAS,
-        known_bug=KnownBug(
-            None, None, BUG_RAAS, diverges=r"^wrong value: organization \S+ \(customer \S+\): address is "
-        ),
     ),
     Cell(
         "Workday",
@@ -839,9 +832,6 @@ CELLS: tuple[Cell, ...] = (
         OUTAGE,
         "clear",
         world=RAAS,
-        known_bug=KnownBug(
-            None, None, BUG_RAAS, diverges=r"^wrong value: organization \S+ \(customer \S+\): address is "
-        ),
     ),
 )
 

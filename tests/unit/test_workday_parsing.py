@@ -92,10 +92,12 @@ def test_raas_rows_by_configurable_aliases_and_an_empty_report() -> None:
         "Customer_Status": "Active",
         "Branche": "Retail",
         "City": "Köln",
+        "Formatted_Address": "Domplatz 1\n50667 Köln\nGermany",
     }
     customer = raas_customer(row, AS_OF, columns)
     assert customer is not None and customer.workday_id == "K-1" and customer.status == "ACTIVE"
     assert customer.worktags == {"INDUSTRY": "Retail"} and customer.addresses[0].city == "Köln"
+    assert customer.addresses[0].formatted == "Domplatz 1\n50667 Köln\nGermany"  # as SOAP gives it
     assert raas_customer({"Name": "no id"}, AS_OF, columns) is None
     assert report_rows({}) == [] and report_rows({"Report_Entry": [row]}) == [row]
 

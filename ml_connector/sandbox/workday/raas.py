@@ -52,6 +52,7 @@ def _entity_columns(entity: BusinessEntity) -> dict[str, str | None]:
         "Region_Code": address.region_code if address else None,
         "Postal_Code": address.postal_code if address else None,
         "Country": address.country_code if address else None,
+        "Formatted_Address": address.formatted if address else None,
         "Primary_Email": email.address if email else None,
         "Primary_Phone": phone.formatted if phone else None,
         "Website": c.web[0].url if c.web else None,
@@ -189,7 +190,7 @@ def columns(name: str) -> tuple[str, ...]:
     """Column aliases of a report, in report order (CSV header, XSD)."""
     entity = (
         "Address_Line_1", "Address_Line_2", "City", "Region", "Region_Code", "Postal_Code", "Country",
-        "Primary_Email", "Primary_Phone", "Website", "Tax_ID",
+        "Formatted_Address", "Primary_Email", "Primary_Phone", "Website", "Tax_ID",
     )  # fmt: skip
     head: tuple[str, ...]
     if name == CUSTOMERS_REPORT:
