@@ -300,11 +300,13 @@ def _contacts(
             continue
         person_key = clean(contact.contact_id)
         ownership = spec.contact_ownership(contact.customer_id, contact.supplier_id)
-        if ownership == "own":
-            # suppliers: resolved through the aliases, since a dual company is keyed by its Customer_ID
-            org_key: str | None = None if spec.keys_by_alias else clean(contact.customer_id)
-        elif ownership == "by_parent_wid" and contact.parent_wid in by_wid:
+        org_key: str | None
+        if ownership != "other" and not spec.keys_by_alias and contact.parent_wid in by_wid:
+            # the parent read in this run, under whatever key it has (a REST customer's is its WID)
             org_key = by_wid[contact.parent_wid]
+        elif ownership == "own":
+            # suppliers: resolved through the aliases, since a dual company is keyed by its Customer_ID
+            org_key = None if spec.keys_by_alias else clean(contact.customer_id)
         else:
             skipped += 1
             continue

@@ -369,10 +369,16 @@ class Factory:
         *,
         customer_id: str | None = None,
         supplier_id: str | None = None,
+        parent_wid: str | None = None,
     ) -> list[Contact]:
         count = self._pick(range(5), _CUM_CONTACTS)
         return [
-            self.contact(country_code, domain, i == 0 and customer_id is not None, customer_id, supplier_id)
+            replace(
+                self.contact(
+                    country_code, domain, i == 0 and customer_id is not None, customer_id, supplier_id
+                ),
+                parent_wid=parent_wid,
+            )
             for i in range(count)
         ]
 
@@ -637,10 +643,14 @@ def generate(seed: int, customers: int, suppliers: int) -> TenantData:
     contacts: list[Contact] = []
     for customer in customer_list:
         country_code, domain = _origin(customer.entity)
-        contacts += factory.contacts_for(country_code, domain, customer_id=customer.customer_id)
+        contacts += factory.contacts_for(
+            country_code, domain, customer_id=customer.customer_id, parent_wid=customer.reference.wid
+        )
     for supplier in supplier_list:
         country_code, domain = _origin(supplier.entity)
-        contacts += factory.contacts_for(country_code, domain, supplier_id=supplier.supplier_id)
+        contacts += factory.contacts_for(
+            country_code, domain, supplier_id=supplier.supplier_id, parent_wid=supplier.reference.wid
+        )
     for contact in contacts:
         updated[contact.contact_id] = seeded_time(rng)
     return TenantData(catalog, tuple(customer_list), tuple(supplier_list), tuple(contacts), updated, counters)

@@ -147,6 +147,7 @@ class Contact:
     contact: ContactData
     customer_id: str | None = None
     supplier_id: str | None = None
+    parent_wid: str | None = None  # the customer's or supplier's WID, which its reference carries too
     primary_bill_to: bool = False
     default_bill_to: bool = False
     external_ids: tuple[str, ...] = field(default_factory=tuple)

@@ -342,10 +342,13 @@ class _Writer:
         self.leaf("Primary_Bill_To_Contact", _bool(contact.primary_bill_to))
         self.leaf("Default_Bill_To_Contact", _bool(contact.default_bill_to))
         self.leaf("Business_Entity_Contact_ID", contact.contact_id)
+        # a reference carries the WID beside the reference ID, as every Workday reference does
         if contact.supplier_id:
-            out.append(self.ref("Supplier_Reference", (("Supplier_ID", contact.supplier_id),)))
+            ids = (("Supplier_ID", contact.supplier_id),)
+            out.append(self.ref("Supplier_Reference", ids, wid=contact.parent_wid))
         elif contact.customer_id:
-            out.append(self.ref("Billable_Entity_Reference", (("Customer_ID", contact.customer_id),)))
+            ids = (("Customer_ID", contact.customer_id),)
+            out.append(self.ref("Billable_Entity_Reference", ids, wid=contact.parent_wid))
         else:
             raise ValueError(f"contact {contact.contact_id} belongs to neither a customer nor a supplier")
         name = contact.name

@@ -327,7 +327,10 @@ class WorkdayStore:
                 out["created_customers"].append(write(self.customers_table, customer))
                 country_code = customer.entity.contact.addresses[0].country_code
                 for contact in factory.contacts_for(
-                    country_code, entity_domain(customer.entity), customer_id=customer.customer_id
+                    country_code,
+                    entity_domain(customer.entity),
+                    customer_id=customer.customer_id,
+                    parent_wid=customer.reference.wid,
                 ):
                     created_contacts.append(write(self.contacts_table, contact))
             out["created_suppliers"] = []
@@ -335,7 +338,10 @@ class WorkdayStore:
                 supplier, country, _industry = factory.supplier(when)
                 out["created_suppliers"].append(write(self.suppliers_table, supplier))
                 for contact in factory.contacts_for(
-                    country.alpha2, entity_domain(supplier.entity), supplier_id=supplier.supplier_id
+                    country.alpha2,
+                    entity_domain(supplier.entity),
+                    supplier_id=supplier.supplier_id,
+                    parent_wid=supplier.reference.wid,
                 ):
                     created_contacts.append(write(self.contacts_table, contact))
             out["created_contacts"] = created_contacts
