@@ -7,20 +7,16 @@ the last one stops everything and checks nothing is left behind.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
-import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import psycopg2
-import pyarrow.parquet as pq
 import pytest
 from cryptography.fernet import Fernet
 from selenium import webdriver
@@ -30,6 +26,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 from support.cluster import AirflowCluster, wait_for
 from support.sandbox import PipedriveApi
+from support.secrets import database_dump, file_texts, leaks
 from support.sync_world import SyncWorld
 
 from ml_connector.mapping import load_mapping
@@ -332,26 +329,11 @@ def test_no_credential_of_either_system_is_anywhere_the_deployment_wrote(
     configured secrets nor any access or refresh token issued during the runs (raw or URL-encoded)."""
     secrets = {s for s in sandbox.secrets_in_play() if len(s) >= 8}
     assert len(secrets) > 6  # access tokens were issued on both sides during the runs
-    needles = {s: (s, quote(s, safe="")) for s in secrets}
-    leaks: set[str] = set()
-    for path in home.rglob("*"):
-        if not path.is_file():
-            continue
-        if path.suffix == ".parquet":
-            text = json.dumps(pq.read_table(path).to_pylist(), default=str)
-        else:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        leaks |= {str(path.relative_to(home)) for forms in needles.values() if any(f in text for f in forms)}
-    dump = subprocess.run(
-        ["pg_dump", "-h", "127.0.0.1", "-U", "postgres", "--data-only", cluster.database],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    found = leaks(file_texts(home), secrets)
+    dump = database_dump(cluster.database)
     assert "dag_run" in dump  # the dump holds the runs
-    if any(f in dump for forms in needles.values() for f in forms):
-        leaks.add("the metadata database")
-    assert leaks == set()  # where a secret was found (never the secret itself)
+    found |= leaks([("the metadata database", dump)], secrets)
+    assert found == set()  # where a secret was found (never the secret itself)
     vault = list((home / "state" / "credentials").rglob("*"))
     assert any(p.is_file() for p in vault)  # the token vault is in use, and encrypted (scanned above)
 

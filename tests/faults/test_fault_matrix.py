@@ -15,7 +15,10 @@ Workday says it must: every record, no Workday ID twice, the identity maps equal
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
@@ -27,7 +30,9 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 from faults.catalogue import CELLS, PIPEDRIVE_TIMEOUT_S, WORKDAY_TIMEOUT_S, Cell, Outcome, selected
+from sqlalchemy.engine import make_url
 from support.sandbox import PipedriveApi, pipedrive_server, workday_server
+from support.secrets import database_dump, file_texts, leaks
 from support.sync_world import task_states
 
 from ml_connector.sandbox.runtime import RunningSandbox
@@ -119,8 +124,13 @@ def cell_world(
     fast_retries: None,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
 ) -> Iterator[Callable[[Cell], CellWorld]]:
     import ml_connector.dag.tasks as tasks
+
+    caplog.set_level(logging.DEBUG)
+    worlds: list[CellWorld] = []
 
     def make(cell: Cell) -> CellWorld:
         workday, pipedrive = connections(reset_sandbox, cell)
@@ -132,9 +142,25 @@ def cell_world(
         world = CellWorld(reset_sandbox, StagingArea(f"file://{tmp_path / 'staging'}"))
         for task_id, name in TASK_FUNCTIONS.items():
             monkeypatch.setattr(tasks, name, _watched(task_id, getattr(tasks, name), world))
+        worlds.append(world)
         return world
 
     yield make
+    # Before the next cell resets the sandbox (and forgets the tokens it issued): what this cell wrote.
+    SECRETS.update(reset_sandbox.secrets_in_play())
+    texts = [(f"cell {n}: {name}", text) for n, (name, text) in enumerate(file_texts(tmp_path))]
+    out, err = capfd.readouterr()  # the task logs: Airflow's task runner prints them
+    sys.stdout.write(out)  # captured again, for the report of a failing cell
+    sys.stderr.write(err)
+    texts += [("the task logs", out + err), ("the log records", caplog.text)]
+    texts += [
+        (f"a {type(e).__name__} message", str(e))
+        for w in worlds
+        for raised in w.raised.values()
+        for e in raised
+    ]
+    FOUND.update(leaks(texts, reset_sandbox.secrets_in_play()))
+    SCANNED.append(len(texts))
 
 
 def _watched(task_id: str, fn: Callable[..., Any], world: CellWorld) -> Callable[..., Any]:
@@ -315,3 +341,23 @@ def test_fault_cell(cell: Cell, cell_world: Callable[[Cell], CellWorld]) -> None
         ROWS[number] = (*row, f"{observed}; then Pipedrive differs from the model", "**no**")
         write_table()
     assert not problems, "\n".join(problems)
+
+
+# -- secrets -----------------------------------------------------------------------------------------------------
+SECRETS: set[str] = set()  # every credential and token in play during the cells
+FOUND: set[str] = set()  # where one of them was found
+SCANNED: list[int] = []  # texts scanned per cell
+
+
+def test_no_secret_is_in_anything_the_fault_matrix_wrote() -> None:
+    """After the cells: their staging, state, plans, ledger and token vault, the task logs, every error
+    message and the metadata database hold none of the credentials or tokens issued during the cells."""
+    assert SCANNED and min(SCANNED) > 10  # the cells ran and left their files here
+    assert len(SECRETS) > 6  # client secrets, refresh tokens, and access tokens issued on both sides
+    url = make_url(os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+    if url.drivername.startswith("postgresql"):
+        dump = database_dump(url.database or "")
+    else:  # SQLite on a machine without PostgreSQL: the file itself
+        dump = Path(url.database or "").read_bytes().decode("utf-8", errors="replace")
+    assert "dag_run" in dump
+    assert FOUND | leaks([("the metadata database", dump)], SECRETS) == set()
