@@ -127,34 +127,32 @@ class Writer:
         """One create or PATCH (runs on the pool's threads); raises what the hook raised."""
         assert op.row is not None
         body = payload(op, self.resolved)
-        self.check_lease()  # raises (and stops the other writes) once another load may be writing
-        try:
-            if op.action == "create":
-                record = self.hook.create(op.kind, body)
-            else:
-                assert op.pipedrive_id is not None
-                record = self.hook.patch(op.kind, op.pipedrive_id, body)
-        except BudgetExhausted:
-            raise  # refused before it was sent
-        except Exception:
-            self.count_requests(1)
-            raise
-        self.count_requests(1)
+        if op.action == "create":
+            record = self._send(lambda: self.hook.create(op.kind, body))
+        else:
+            assert op.pipedrive_id is not None
+            pipedrive_id = op.pipedrive_id
+            record = self._send(lambda: self.hook.patch(op.kind, pipedrive_id, body))
         self.journal_write(op, int(record["id"]))
         return record
 
     def merge(self, kind: RecordKind, record_id: int, into_id: int) -> int:
         """Merge one duplicate into the record that survives; raises what the hook raised."""
+        return self._send(lambda: self.hook.merge(kind, record_id, into_id))
+
+    def _send(self, call: Callable[[], T]) -> T:
+        """One write request, only while the lease is held (a lost lease raises and stops the other
+        writes); counted unless the budget refused it before it was sent."""
         self.check_lease()
         try:
-            survivor = self.hook.merge(kind, record_id, into_id)
+            result = call()
         except BudgetExhausted:
-            raise  # refused before it was sent
+            raise  # refused before it was sent: no request
         except Exception:
             self.count_requests(1)
             raise
         self.count_requests(1)
-        return survivor
+        return result
 
     def journal_write(self, op: PlannedOp, pipedrive_id: int) -> None:
         """Record a write that Pipedrive has applied, before anything else happens."""

@@ -10,49 +10,45 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 
 def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
     """Replace ``path`` with ``data``; a crash leaves the old file or the new one, never a mix."""
-    folder = path.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fchmod(handle.fileno(), mode)
-            os.fsync(handle.fileno())
+    with _complete_copy(path, data, mode) as tmp:
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    fsync_dir(folder)
+    fsync_dir(path.parent)
 
 
 def exclusive_create(path: Path, data: bytes, *, mode: int = 0o644) -> bool:
     """Create ``path`` holding ``data`` unless it exists; ``False`` when it does. All or nothing: a
     complete temporary file is hard-linked to the name, and a link never replaces an existing file."""
-    folder = path.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    with _complete_copy(path, data, mode) as tmp:
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+    fsync_dir(path.parent)
+    return True
+
+
+@contextlib.contextmanager
+def _complete_copy(path: Path, data: bytes, mode: int) -> Iterator[str]:
+    """A temporary file beside ``path`` holding ``data``, written and fsynced; removed afterwards
+    (once renamed over ``path`` there is nothing left to remove)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fchmod(handle.fileno(), mode)
             os.fsync(handle.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return False
+        yield tmp
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-    fsync_dir(folder)
-    return True
 
 
 def fsync_dir(directory: Path) -> None:
