@@ -10,7 +10,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
-.PHONY: venv test cluster soak lint typecheck pytest demo sandbox airflow bench reference constraints clean
+.PHONY: venv test cluster soak soak-writers soak-faults lint typecheck pytest demo sandbox airflow bench reference constraints clean
 
 venv: $(STAMP)
 
@@ -39,13 +39,25 @@ pytest: $(STAMP)
 cluster: $(STAMP)
 	$(BIN)/pytest -q -m cluster tests/cluster $(PYTEST_ARGS)
 
-# The long versions: ten rounds of two loads started together (same DAG, both DAGs) with random offsets
-# (the seed is printed, ML_CONNECTOR_CONCURRENCY_SEED replays it), and a load killed at 20 points.
+# The long versions, in two lanes at once (each lane's output is printed when it ends):
+# - writers: ten rounds of two loads started together (same DAG, both DAGs) with random offsets (the seed
+#   is printed, ML_CONNECTOR_CONCURRENCY_SEED replays it), then a load killed at 20 points;
+# - faults: every cell of the fault matrix, then the randomized soak of 50 runs against the model (the
+#   seed is printed, ML_CONNECTOR_SOAK_SEED replays it; figures in .artifacts/soak/summary.json).
 SOAK_ROUNDS ?= 10
 CRASH_POINTS ?= 20
+SOAK_RUNS ?= 50
 soak: $(STAMP)
+	$(MAKE) --no-print-directory -j2 --output-sync=target soak-writers soak-faults
+
+soak-writers: $(STAMP)
 	ML_CONNECTOR_CONCURRENCY_ROUNDS=$(SOAK_ROUNDS) $(BIN)/pytest -q -s tests/concurrency $(PYTEST_ARGS)
 	ML_CONNECTOR_CRASH_POINTS=$(CRASH_POINTS) $(BIN)/pytest -q tests/integration/test_load_killed.py $(PYTEST_ARGS)
+
+soak-faults: $(STAMP)
+	ML_CONNECTOR_FAULT_CELLS=all $(BIN)/pytest -q tests/faults $(PYTEST_ARGS)
+	ML_CONNECTOR_SOAK_RUNS=$(SOAK_RUNS) $(BIN)/pytest -q --show-capture=no tests/soak $(PYTEST_ARGS)
+	@$(BIN)/python -c "import json; print(json.load(open('.artifacts/soak/summary.json'))['summary'])"
 
 demo: $(STAMP)
 	$(BIN)/ml-connector demo $(DEMO_ARGS)
