@@ -32,7 +32,7 @@ def _expected(cell: Cell) -> str:
     if cell.note:
         text += f" ({cell.note})"
     if cell.known_bug is not None:
-        text += f". **Known bug**: {cell.known_bug}"
+        text += f". **{cell.known_bug}**"
     return text
 
 
