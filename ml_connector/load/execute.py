@@ -75,10 +75,10 @@ def payload(op: PlannedOp, resolved: ResolvedFields) -> dict[str, Any]:
     fields under their Pipedrive keys, and a person's ``org_id`` as is."""
     changed = op.changed_values()
     values = {k: v for k, v in changed.items() if k != ORG_ID}
-    if op.kind == "person" and op.row is not None and NAME_PARTS[0] in op.row.values:
-        values = whole_name(values, op.row.values)
     if op.action == "create":
         values = {k: v for k, v in values.items() if not is_empty(v)}
+    if op.kind == "person" and op.row is not None and NAME_PARTS[0] in op.row.values:
+        values = whole_name(values, op.row.values)  # after: its "" parts are meant, also on a create
     body = resolved.to_payload(op.kind, values)
     if ORG_ID in changed:
         body[ORG_ID] = changed[ORG_ID]
@@ -87,12 +87,12 @@ def payload(op: PlannedOp, resolved: ResolvedFields) -> dict[str, Any]:
 
 def whole_name(values: dict[str, Any], row: Mapping[str, Any]) -> dict[str, Any]:
     """A person's name goes out whole: Pipedrive fills the parts not sent from the ones sent (a new last
-    name alone would keep a first name split off an old ``name``). A blank part is ``""``, which Pipedrive
-    takes where it refuses ``null``; with both parts blank only ``name`` is sent."""
+    name alone would keep a first name split off an old ``name``, and a ``name`` alone is split at its
+    first space). A blank part is ``""``, which Pipedrive takes beside a ``name`` where it refuses ``null``."""
     if not any(part in values for part in NAME_PARTS):
         return values
     parts = {part: row.get(part) or "" for part in NAME_PARTS[1:] if part in row}
-    whole = {"name": row.get("name"), **(parts if any(parts.values()) else {})}
+    whole = {"name": row.get("name"), **parts}
     rest = {k: v for k, v in values.items() if k not in NAME_PARTS}
     return {**rest, **whole}
 

@@ -173,8 +173,12 @@ def named(name: str, first: str | None, last: str | None) -> Row:
             (Change("name", "Anna Berg", "Anna"), Change("last_name", "Berg", None)),
             {"name": "Anna", "first_name": "Anna", "last_name": ""},
         ),
-        # both parts blank: the name alone
-        (named("Acme Buyer", None, None), (Change("first_name", "A", None),), {"name": "Acme Buyer"}),
+        # both parts blank: said so, or Pipedrive would split the name into them
+        (
+            named("Acme Buyer", None, None),
+            (Change("first_name", "A", None),),
+            {"name": "Acme Buyer", "first_name": "", "last_name": ""},
+        ),
         # no name part changed: nothing of the name goes
         (
             named("Anna Berg", "Anna", "Berg"),
@@ -186,6 +190,13 @@ def named(name: str, first: str | None, last: str | None) -> Row:
 def test_a_person_s_name_goes_out_whole(row: Row, changes: tuple[Change, ...], expected: Any) -> None:
     op = PlannedOp("person", "CON-1", "update", 2, changes=changes, row=row)
     assert payload(op, NAMED) == expected
+
+
+def test_a_new_person_with_a_blank_part_says_so_rather_than_leave_pipedrive_to_split_the_name() -> None:
+    row = named("Ms. Berg", None, "Berg")
+    changes = (Change("name", None, "Ms. Berg"), Change("last_name", None, "Berg"))
+    op = PlannedOp("person", "CON-1", "create", changes=changes, row=row)
+    assert payload(op, NAMED) == {"name": "Ms. Berg", "first_name": "", "last_name": "Berg"}
 
 
 def test_outcomes() -> None:
