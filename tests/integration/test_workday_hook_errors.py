@@ -19,6 +19,7 @@ from workday_support import (
     flat,
     isu_json,
     oauth_uri,
+    real_page,
 )
 
 from ml_connector.hooks.workday import RESOURCE, WorkdayHook
@@ -236,25 +237,7 @@ def test_an_unreadable_record_is_set_aside_and_the_rest_of_the_page_goes_on(
     hook = workday_connect(oauth_uri(fresh_sandbox, page_size=999))
     good = flat(hook.iter_customers())
     # the same page again, with one customer's Credit_Limit no longer a number
-    wd = fresh_sandbox.config.workday
-    token = requests.post(
-        f"{fresh_sandbox.workday_url}/ccx/oauth2/{wd.tenant}/token",
-        data={"grant_type": "refresh_token", "refresh_token": wd.refresh_token},
-        auth=(wd.client_id, wd.client_secret),
-        timeout=30,
-    ).json()["access_token"]
-    body = (
-        '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
-        'xmlns:wd="urn:com.workday/bsvc"><soapenv:Body><wd:Get_Customers_Request>'
-        "<wd:Response_Filter><wd:Count>999</wd:Count></wd:Response_Filter>"
-        "</wd:Get_Customers_Request></soapenv:Body></soapenv:Envelope>"
-    )
-    page = requests.post(
-        f"{fresh_sandbox.workday_url}/ccx/service/{wd.tenant}/Revenue_Management/{wd.api_version}",
-        data=body.encode(),
-        headers={"Content-Type": "text/xml; charset=utf-8", "Authorization": f"Bearer {token}"},
-        timeout=30,
-    ).text
+    page = real_page(fresh_sandbox, 1, 999).decode()
     start = page.index("<wd:Credit_Limit>") + len("<wd:Credit_Limit>")
     broken = page[:start] + "lots" + page[page.index("</wd:Credit_Limit>", start) :]
     workday_server(fresh_sandbox).arm(

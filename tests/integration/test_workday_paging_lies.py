@@ -14,10 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-import requests
 from lxml import etree
 from support.sandbox import workday_server
-from workday_support import REVENUE_POST, flat, oauth_uri
+from workday_support import REVENUE_POST, flat, oauth_uri, real_page
 
 from ml_connector.errors import Remedy, remedy_of
 from ml_connector.hooks.workday import WorkdayHook
@@ -27,33 +26,6 @@ from ml_connector.sandbox.runtime import RunningSandbox
 
 WD = "urn:com.workday/bsvc"
 Connect = Callable[[str], WorkdayHook]
-
-
-def real_page(sandbox: RunningSandbox, page: int, count: int) -> bytes:
-    """Page ``page`` of ``Get_Customers`` at ``count`` a page, as the sandbox answers it over HTTP."""
-    wd = sandbox.config.workday
-    token = requests.post(
-        f"{sandbox.workday_url}/ccx/oauth2/{wd.tenant}/token",
-        data={"grant_type": "refresh_token", "refresh_token": wd.refresh_token},
-        auth=(wd.client_id, wd.client_secret),
-        timeout=30,
-    ).json()["access_token"]
-    body = (
-        '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
-        f'xmlns:wd="{WD}"><soapenv:Body><wd:Get_Customers_Request><wd:Response_Filter>'
-        f"<wd:Page>{page}</wd:Page><wd:Count>{count}</wd:Count></wd:Response_Filter>"
-        "<wd:Response_Group><wd:Include_Reference>true</wd:Include_Reference>"
-        "<wd:Include_Customer_Data>true</wd:Include_Customer_Data></wd:Response_Group>"
-        "</wd:Get_Customers_Request></soapenv:Body></soapenv:Envelope>"
-    )
-    response = requests.post(
-        f"{sandbox.workday_url}/ccx/service/{wd.tenant}/Revenue_Management/{wd.api_version}",
-        data=body.encode(),
-        headers={"Content-Type": "text/xml; charset=utf-8", "Authorization": f"Bearer {token}"},
-        timeout=30,
-    )
-    assert response.status_code == 200, response.text[:300]
-    return response.content
 
 
 def lie(body: bytes, *, drop_records: int = 0, **counts: int | str) -> str:
