@@ -33,6 +33,7 @@ from pydantic import (
     model_validator,
 )
 
+from ml_connector.alerts.settings import AlertSettings
 from ml_connector.errors import ConnectorError, Remedy
 from ml_connector.vocabulary import Entity, RecordKind
 
@@ -303,6 +304,8 @@ class SyncMapping(_Strict):
     # pool that does not exist is never scheduled. Create the pool first when setting one.
     workday_pool: str | None = Field(default=None, min_length=1)
     pipedrive_pool: str | None = Field(default=None, min_length=1)
+    # Where alerts go besides the task log (mail, a chat webhook), by Airflow connection id; none: log only.
+    alerts: AlertSettings | None = None
     organization: EntityMapping
     person: EntityMapping
 

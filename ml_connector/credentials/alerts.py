@@ -1,7 +1,8 @@
 """What happens when an identity provider rejects a credential: a person has to act, so tell one.
 
-For now the alert is one ERROR log line that Airflow's task log and any log-based alerting pick up;
-channels (mail, chat) plug in later as other ``on_rejected`` callbacks.
+Here the alert is one ERROR log line, written the moment the credential is refused, that Airflow's
+task log and any log-based alerting pick up. Mail and chat come from the DAG's ``on_failure_callback``
+(:mod:`ml_connector.alerts`): the rejection fails the task, and that alert says "credential rejected".
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from typing import Any
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param, get_current_context, task
 from airflow.sdk.definitions.retry_policy import RetryDecision, RetryPolicy
 
+from ml_connector.alerts.notifiers import failure_callbacks
 from ml_connector.dag import tasks
 from ml_connector.dag.context import RunContext
 from ml_connector.errors import Remedy, remedy_of
@@ -192,6 +193,9 @@ def build_sync_dag(mapping_file: str | Path, *, task_retries: int = 3) -> DAG:
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": timedelta(minutes=30),
         "retry_policy": RETRY_POLICY,
+        # On a task's final failure (after its retries): an alert line in the log, and to the channels
+        # of the mapping's ``alerts:`` section.
+        "on_failure_callback": failure_callbacks(mapping.alerts),
     }
 
     def ctx() -> RunContext:
