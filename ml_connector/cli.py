@@ -1,4 +1,5 @@
-"""The ``ml-connector`` command: the sandbox servers, the demo tour and credential-key rotation."""
+"""The ``ml-connector`` command: the sandbox servers, the demo tour, credential-key rotation and the
+audit ledger's questions."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import get_args
 
+from ml_connector.audit.cli import add_audit_parser, run_audit
 from ml_connector.sandbox.config import PipedrivePlan, SandboxConfig
 
 
@@ -135,9 +137,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="start the sandbox and run a tour of both APIs against it")
     add_sandbox_arguments(demo)
     _rotate_key_parser(sub)
+    add_audit_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "rotate-key":
         return rotate_key(args.state_dir)
+    if args.command == "audit":
+        return run_audit(args)
     config = config_from_args(args)
     if args.command == "sandbox":
         return run_sandbox_foreground(config)
