@@ -25,6 +25,8 @@ from typing import Any, Literal
 
 import requests
 
+from ml_connector.audit import events
+from ml_connector.audit.events import TokenRefresh
 from ml_connector.credentials.alerts import CredentialAlert, log_credential_alert
 from ml_connector.credentials.vault import TokenVault
 from ml_connector.http.client import HeaderAuth, HttpClient, NoAuth, RequestAuth
@@ -184,7 +186,11 @@ class OAuthTokenSource:
         try:
             response = self._http.request("POST", self.token_url, what=what, data=form)
         except CredentialRejected as exc:
+            events.emit(TokenRefresh(self.system, self.conn_id, "rejected", exc.api_message))
             self._alert(exc)
+            raise
+        except ApiError as exc:
+            events.emit(TokenRefresh(self.system, self.conn_id, "failed", exc.api_message))
             raise
         body: dict[str, Any] = response.json()
         access = str(body["access_token"])
@@ -206,12 +212,16 @@ class OAuthTokenSource:
                 "refreshed_at": time.time(),
             },
         )
+        rotated = new_refresh != refresh_token
+        events.emit(
+            TokenRefresh(self.system, self.conn_id, "refreshed", "refresh token rotated" if rotated else "")
+        )
         log.info(
             "%s: new access token %s, expires in %.0fs%s",
             what,
             _marker(access),
             expires_in,
-            "; refresh token rotated and stored" if new_refresh != refresh_token else "",
+            "; refresh token rotated and stored" if rotated else "",
         )
         return token
 

@@ -3,12 +3,14 @@ files, and the window and watermark rules applied to it (:mod:`ml_connector.wind
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ml_connector.audit.trail import AuditTrail
 from ml_connector.errors import ConnectorError, Remedy
 from ml_connector.mapping import SyncMapping
 from ml_connector.staging.area import StagingArea
@@ -44,6 +46,8 @@ class RunContext:
     repair_duplicates: bool = False
     workday_conn_id: str = "workday_default"
     pipedrive_conn_id: str = "pipedrive_default"
+    task_id: str = ""
+    try_number: int = 1
 
     @property
     def entity(self) -> Entity:
@@ -65,6 +69,7 @@ class RunContext:
                 f"not {mode}: trigger the run again with mode reconcile"
             )
         dag_run = context["dag_run"]
+        ti = context.get("ti")
         return cls(
             dag_id=context["dag"].dag_id,
             run_id=dag_run.run_id,
@@ -79,6 +84,8 @@ class RunContext:
             interval_end=context.get("data_interval_end"),
             run_after=dag_run.run_after or datetime.now(UTC),
             run_type=str(getattr(dag_run.run_type, "value", dag_run.run_type) or "manual"),
+            task_id=str(getattr(ti, "task_id", "") or ""),
+            try_number=int(getattr(ti, "try_number", 1) or 1),
         )
 
     @property
@@ -89,6 +96,24 @@ class RunContext:
     @property
     def state(self) -> StateFiles:
         return StateFiles(self.area)
+
+    @property
+    def mapping_hash(self) -> str:
+        """Which mapping rules this run applied: the ledger keeps it with every row."""
+        return hashlib.sha256(self.mapping.model_dump_json().encode()).hexdigest()[:16]
+
+    def trail(self) -> AuditTrail:
+        """The audit trail of this task attempt."""
+        return AuditTrail(
+            self.area,
+            dag_id=self.dag_id,
+            run_id=self.run_id,
+            entity=self.entity,
+            dry_run=self.dry_run,
+            task_id=self.task_id or "task",
+            try_number=self.try_number,
+            mapping_hash=self.mapping_hash,
+        )
 
     def watermark(self) -> datetime | None:
         """End of the window the last successful run covered without a gap before it."""

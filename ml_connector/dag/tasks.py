@@ -10,11 +10,12 @@ import json
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from ml_connector.audit.trail import AuditTrail
 from ml_connector.dag.context import RunContext
 from ml_connector.http.errors import BudgetExhausted
 from ml_connector.vocabulary import ENTITIES, RecordKind
@@ -23,6 +24,47 @@ if TYPE_CHECKING:
     from ml_connector.hooks.pipedrive import PipedriveHook
 
 log = logging.getLogger("ml_connector.sync")
+LEDGER_RETENTION_DAYS = 400  # the ledger outlives staging: a dispute may come a year later
+LEDGER_COMPACT_AFTER_DAYS = 7  # per-task files of older days are folded into one file per month
+
+
+# -- every task: its ledger rows -------------------------------------------------------------------------
+class TaskAudit:
+    """The audit of one task attempt: its trail, and the Pipedrive hooks whose spend it reports."""
+
+    def __init__(self, trail: AuditTrail) -> None:
+        self.trail = trail
+        self.hooks: list[PipedriveHook] = []
+
+    def spending(self, hook: PipedriveHook) -> PipedriveHook:
+        self.hooks.append(hook)
+        return hook
+
+    def finish(self, action: str, reason: str = "") -> None:
+        """One ``task`` row (how it ended, the tokens it spent, the budget left), then the task's file."""
+        usages = [u for u in (hook.usage() for hook in self.hooks) if u is not None]
+        self.trail.task(
+            action,
+            tokens=sum(u[0] for u in usages),
+            daily_tokens_left=min((u[1] for u in usages), default=None),
+            daily_budget=max((u[2] for u in usages), default=None),
+            reason=reason,
+        )
+        self.trail.flush()
+
+
+@contextmanager
+def audited(ctx: RunContext) -> Iterator[TaskAudit]:
+    """Run a task's body with its rate-limit incidents and token refreshes recorded as ledger rows, and
+    one row for the task itself, written also when the body fails (then with the error)."""
+    audit = TaskAudit(ctx.trail())
+    with audit.trail.listening():
+        try:
+            yield audit
+        except BaseException as exc:
+            audit.finish("failed", reason=f"{type(exc).__name__}: {exc}"[:2000])
+            raise
+        audit.finish("success")
 
 
 # -- refresh_tokens ----------------------------------------------------------------------------------------
@@ -31,14 +73,16 @@ def refresh_tokens(ctx: RunContext) -> None:
     from ml_connector.hooks.pipedrive import PipedriveHook
     from ml_connector.hooks.workday import WorkdayHook
 
-    for hook in (WorkdayHook(ctx.workday_conn_id), PipedriveHook(ctx.pipedrive_conn_id)):
-        try:
-            log.info("%s", hook.refresh_credentials())
-        except BudgetExhausted as exc:
-            # Only the API-token check costs tokens; the load defers its work when the budget is this low.
-            log.warning("credential check skipped: %s", exc)
-        finally:
-            hook.close()
+    with audited(ctx) as audit:
+        pipedrive = audit.spending(PipedriveHook(ctx.pipedrive_conn_id))
+        for hook in (WorkdayHook(ctx.workday_conn_id), pipedrive):
+            try:
+                log.info("%s", hook.refresh_credentials())
+            except BudgetExhausted as exc:
+                # Only the API-token check costs tokens; the load defers its work when the budget is this low.
+                log.warning("credential check skipped: %s", exc)
+            finally:
+                hook.close()
 
 
 # -- the Pipedrive write lease --------------------------------------------------------------------------------
@@ -76,16 +120,17 @@ def validate_fields(ctx: RunContext) -> None:
     from ml_connector.fields import validate_field_definitions
     from ml_connector.hooks.pipedrive import PipedriveHook
 
-    hook = PipedriveHook(ctx.pipedrive_conn_id)
-    try:
-        with pipedrive_writer(ctx, hook, "validate_field_definitions"):
-            resolved = validate_field_definitions(hook, ctx.mapping, ctx.area, dry_run=ctx.dry_run)
-        ctx.files.write_document("fields", resolved.to_json())
-        log.info("field definitions resolved and pinned (%s)", hook.log_usage())
-    except BudgetExhausted as exc:
-        log.warning("field definitions not checked, the daily budget is at its reserve: %s", exc)
-    finally:
-        hook.close()
+    with audited(ctx) as audit:
+        hook = audit.spending(PipedriveHook(ctx.pipedrive_conn_id))
+        try:
+            with pipedrive_writer(ctx, hook, "validate_field_definitions"):
+                resolved = validate_field_definitions(hook, ctx.mapping, ctx.area, dry_run=ctx.dry_run)
+            ctx.files.write_document("fields", resolved.to_json())
+            log.info("field definitions resolved and pinned (%s)", hook.log_usage())
+        except BudgetExhausted as exc:
+            log.warning("field definitions not checked, the daily budget is at its reserve: %s", exc)
+        finally:
+            hook.close()
 
 
 # -- extract ------------------------------------------------------------------------------------------------
@@ -97,10 +142,11 @@ def extract(ctx: RunContext) -> None:
     window = ctx.window()
     log.info("extract window [%s, %s): %s", window.start, window.end, window.reason)
     hook = WorkdayHook(ctx.workday_conn_id)
-    try:
-        extracted = read_window(hook, ctx.entity, window)
-    finally:
-        hook.close()
+    with audited(ctx):
+        try:
+            extracted = read_window(hook, ctx.entity, window)
+        finally:
+            hook.close()
     ctx.files.write_table("extracted_organizations", extracted.records)
     ctx.files.write_table("extracted_contacts", extracted.contacts)
     ctx.files.write_document("extract", extracted.meta(window))
@@ -144,15 +190,15 @@ def load(ctx: RunContext) -> None:
     from ml_connector.load.run import run_load
 
     tables = {kind: ctx.files.read_table(table) for kind, table in TRANSFORMED.items()}
-    with ExitStack() as stack:
-        hook = PipedriveHook(ctx.pipedrive_conn_id)
+    with audited(ctx) as audit, ExitStack() as stack:
+        hook = audit.spending(PipedriveHook(ctx.pipedrive_conn_id))
         stack.callback(hook.close)
         try:
             check = stack.enter_context(pipedrive_writer(ctx, hook, "load"))
             staged = ctx.files.read_document("fields")
             resolved = fields_for_load(hook, ctx.mapping, ctx.area, staged, tables, dry_run=ctx.dry_run)
         except BudgetExhausted as exc:
-            return defer_whole_run(ctx, tables, exc)
+            return defer_whole_run(ctx, audit.trail, tables, exc)
         summary = run_load(
             hook,
             ctx.area,
@@ -164,16 +210,18 @@ def load(ctx: RunContext) -> None:
             dry_run=ctx.dry_run,
             check_lease=check,
             repair_duplicates=ctx.repair_duplicates,
+            trail=audit.trail,
         )
         log.info("load finished: %s (%s)", summary, hook.log_usage())
 
 
-def defer_whole_run(ctx: RunContext, tables: Mapping[RecordKind, pa.Table], exc: BudgetExhausted) -> None:
+def defer_whole_run(
+    ctx: RunContext, trail: AuditTrail, tables: Mapping[RecordKind, pa.Table], exc: BudgetExhausted
+) -> None:
     """The budget ran out before anything could be planned: write nothing, keep the watermark where it is
     (so the next run reads this window again) and end the task successfully."""
-    from ml_connector.audit import AuditTrail, defer_run
+    from ml_connector.audit import defer_run
 
-    trail = AuditTrail(ctx.area, dag_id=ctx.dag_id, run_id=ctx.run_id, entity=ctx.entity, dry_run=ctx.dry_run)
     read = {kind: table.num_rows for kind, table in tables.items()}
     summary = defer_run(trail, mode=ctx.mode, read=read, reason="daily token budget at its reserve")
     ctx.files.write_document("summary", summary.to_json())
@@ -182,29 +230,98 @@ def defer_whole_run(ctx: RunContext, tables: Mapping[RecordKind, pa.Table], exc:
 
 # -- report ----------------------------------------------------------------------------------------------------
 def report(ctx: RunContext) -> dict[str, Any]:
-    """Log the run's figures, advance the watermark, clean staging past its retention; then fail the task
-    when records failed to write or too many were rejected (:func:`ml_connector.audit.shortfall`)."""
+    """Log the run's figures as a table, write the run's ledger row, advance the watermark, clean staging
+    past its retention and compact the ledger; then fail the task when records failed to write or too
+    many were rejected (:func:`ml_connector.audit.shortfall`)."""
     from ml_connector.audit import LoadSummary, RunIncomplete, shortfall
+    from ml_connector.audit.summary import summary_table
 
-    summary = ctx.files.read_document("summary")
-    if summary is None:
-        raise FileNotFoundError("the load left no summary: clear and re-run the load task")
-    meta = ctx.files.read_document("extract", default={}) or {}
-    figures = {"dag_id": ctx.dag_id, "run_id": ctx.run_id, "window": meta.get("window"), **summary}
-    log.info("run summary %s", json.dumps(figures, sort_keys=True, default=str))
-    if not ctx.dry_run and not summary.get("deferred_run") and meta.get("window"):
-        ctx.advance_watermark(meta["window"])
-    removed = ctx.area.cleanup(timedelta(days=ctx.mapping.retention_days))
-    if removed:
-        log.info("removed %d staged runs older than %d days", len(removed), ctx.mapping.retention_days)
-    plan = ctx.files.read_table("plan").to_pylist() if ctx.files.has_table("plan") else []
-    rejects = ctx.files.read_table("rejected").to_pylist() if ctx.files.has_table("rejected") else []
-    problem = shortfall(
-        LoadSummary.model_validate(summary),
-        failed_keys=[str(row["key"]) for row in plan if row["action"] == "failed"],
-        invalid_rejects=sum(1 for r in rejects if r.get("field") != "organization"),
-        max_rejected_share=ctx.mapping.max_rejected_share,
-    )
-    if problem:
-        raise RunIncomplete(problem)
+    with audited(ctx) as audit:
+        summary = ctx.files.read_document("summary")
+        if summary is None:
+            raise FileNotFoundError("the load left no summary: clear and re-run the load task")
+        meta = ctx.files.read_document("extract", default={}) or {}
+        figures = {"dag_id": ctx.dag_id, "run_id": ctx.run_id, "window": meta.get("window"), **summary}
+        loaded = LoadSummary.model_validate(summary)
+        log.info("run summary %s", json.dumps(figures, sort_keys=True, default=str))
+        log.info("run summary of %s:\n%s", ctx.run_id, summary_table(loaded))
+        if not ctx.dry_run and not summary.get("deferred_run") and meta.get("window"):
+            ctx.advance_watermark(meta["window"])
+        removed = ctx.area.cleanup(timedelta(days=ctx.mapping.retention_days))
+        if removed:
+            log.info("removed %d staged runs older than %d days", len(removed), ctx.mapping.retention_days)
+        plan = ctx.files.read_table("plan").to_pylist() if ctx.files.has_table("plan") else []
+        rejects = ctx.files.read_table("rejected").to_pylist() if ctx.files.has_table("rejected") else []
+        problem = shortfall(
+            loaded,
+            failed_keys=[str(row["key"]) for row in plan if row["action"] == "failed"],
+            invalid_rejects=sum(1 for r in rejects if r.get("field") != "organization"),
+            max_rejected_share=ctx.mapping.max_rejected_share,
+        )
+        record_run(ctx, audit.trail, loaded, meta.get("window"), problem)
+        compact_ledger(ctx)
+        if problem:
+            raise RunIncomplete(problem)
     return figures
+
+
+def record_run(ctx: RunContext, trail: AuditTrail, summary: Any, window: Any, problem: str | None) -> None:
+    """The run's ledger row: its window, mode, counts, requests, the tokens all its tasks spent (their
+    ``task`` rows), the daily tokens left and how long it took."""
+    from ml_connector.audit import ledger
+
+    tasks = [r for r in ledger.run_rows(ctx.area, ctx.entity, ctx.run_id) if r["kind"] == "task"]
+    latest: dict[str, dict[str, Any]] = {}
+    for row in sorted(tasks, key=lambda r: r["ts"]):
+        latest[f"{row['task_id']}:{row['try_number']}"] = row
+    budgets = [r for r in latest.values() if r["daily_budget"] is not None]
+    last = max(budgets, key=lambda r: r["ts"]) if budgets else None
+    started = min((r["ts"] for r in tasks), default=None)
+    duration = (datetime.now(UTC) - started).total_seconds() if started else None
+    action = "deferred" if summary.deferred_run else ("incomplete" if problem else "success")
+    trail.run(
+        action,
+        tokens=sum(int(r["tokens"] or 0) for r in latest.values()),
+        daily_tokens_left=last["daily_tokens_left"] if last else None,
+        daily_budget=last["daily_budget"] if last else None,
+        reason=problem
+        or (
+            "the daily Pipedrive token budget was at its reserve: nothing was written, the next run reads "
+            "this window again"
+            if summary.deferred_run
+            else ""
+        ),
+        details={
+            "window": window,
+            "mode": summary.mode,
+            "organizations": summary.organizations.model_dump(),
+            "persons": summary.persons.model_dump(),
+            "requests": summary.requests,
+            "load_tokens": summary.tokens_spent,
+            "budget_exhausted": summary.budget_exhausted,
+            "resumed": summary.resumed,
+            "duration_s": round(duration, 1) if duration is not None else None,
+        },
+    )
+
+
+def compact_ledger(ctx: RunContext) -> None:
+    """Keep the ledger's file count bounded: fold older days into monthly files, drop rows past retention.
+    Under the ledger's own lease, so two reports never fold the same month at once; a busy lease (or
+    storage that cannot hold one) only postpones it to the next run."""
+    from ml_connector.audit import ledger
+    from ml_connector.errors import ConnectorError
+    from ml_connector.load import lease
+
+    try:
+        with lease.lease(
+            ctx.area, f"ledger-{ctx.entity}", f"report of run {ctx.run_id}", wait=timedelta(seconds=30)
+        ):
+            ledger.compact(
+                ctx.area,
+                ctx.entity,
+                retention_days=LEDGER_RETENTION_DAYS,
+                compact_after_days=LEDGER_COMPACT_AFTER_DAYS,
+            )
+    except ConnectorError as exc:
+        log.warning("ledger compaction postponed to the next run: %s", exc)

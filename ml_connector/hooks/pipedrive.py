@@ -320,6 +320,13 @@ class PipedriveHook(SessionHook[_Session]):
         """The company's daily tokens left: as Pipedrive last reported, else the plan's budget minus spend."""
         return self._state().budget.remaining
 
+    def usage(self) -> tuple[int, int, int] | None:
+        """(tokens spent, daily tokens left, daily budget) of this hook, or None when it never connected."""
+        if self._session is None:
+            return None
+        budget = self._session.budget
+        return budget.spent, budget.remaining, budget.daily_limit
+
     def log_usage(self) -> str:
         """Log (info) and return a one-line summary of calls, tokens spent and the budget left."""
         summary = self._state().budget.summary()

@@ -20,6 +20,8 @@ from contextlib import contextmanager
 
 import requests
 
+from ml_connector.audit import events
+from ml_connector.audit.events import RateLimitIncident, route_of
 from ml_connector.hooks.pipedrive_http import SYSTEM, Operation, header_int, is_charged
 from ml_connector.http.errors import BudgetExhausted
 
@@ -38,6 +40,7 @@ class TokenBudget:
         self._in_flight = 0
         self._server_remaining: int | None = None
         self._server_limit: int | None = None
+        self._reserve_reached = False
         self.calls: Counter[str] = Counter()
         self.tokens_by_op: Counter[str] = Counter()
 
@@ -70,13 +73,17 @@ class TokenBudget:
         with self._lock:
             left = self._remaining() - self._in_flight
             if left - op.cost < self.reserve:
-                raise BudgetExhausted(
+                exc = BudgetExhausted(
                     SYSTEM,
                     f"{op.name} (cost {op.cost}) not sent: connection '{self.conn_id}' has {left} daily "
                     f"tokens left and keeps {self.reserve} in reserve; the rest waits for the next run",
                     remaining=left,
                     reserve=self.reserve,
                 )
+                first, self._reserve_reached = not self._reserve_reached, True
+                if first:
+                    events.emit(RateLimitIncident(SYSTEM, route_of(op.name), "reserve", None, None, str(exc)))
+                raise exc
             self._in_flight += op.cost
         try:
             yield

@@ -166,6 +166,7 @@ class PipedriveClassifier:
                 f"(Pipedrive answered 429 with {daily_left} tokens left); the rest waits for the next run",
                 remaining=daily_left,
                 reserve=self.reserve,
+                status=429,
             )
         if status in RETRYABLE_STATUSES:
             raise TransientError(

@@ -28,7 +28,9 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
-from ml_connector.http.errors import CredentialRejected, OutcomeUnknown, TransientError
+from ml_connector.audit import events
+from ml_connector.audit.events import incident_of
+from ml_connector.http.errors import ApiError, CredentialRejected, OutcomeUnknown, TransientError
 from ml_connector.http.pacing import RollingWindowLimiter
 from ml_connector.http.retry import RetryPolicy, call_with_retry
 
@@ -140,7 +142,11 @@ class HttpClient:
             try:
                 response = self._send_once(method, url, what, params, json, data, headers, limiter, timeout_s)
                 self.classify(response)
-            except TransientError as exc:
+            except ApiError as exc:
+                if (incident := incident_of(exc, what)) is not None:
+                    events.emit(incident)
+                if not isinstance(exc, TransientError):
+                    raise
                 if idempotent or exc.never_reached_server:
                     raise
                 raise OutcomeUnknown(

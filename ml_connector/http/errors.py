@@ -85,7 +85,9 @@ class BudgetExhausted(ApiError):
     remedy = Remedy.DEFER
     stops_run = True
 
-    def __init__(self, system: str, message: str, *, remaining: int | None, reserve: int) -> None:
-        super().__init__(system, message)
+    def __init__(
+        self, system: str, message: str, *, remaining: int | None, reserve: int, status: int | None = None
+    ) -> None:
+        super().__init__(system, message, status=status)
         self.remaining = remaining
         self.reserve = reserve

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
 
 from ml_connector.errors import stops_run
@@ -193,8 +193,9 @@ def outcome(op: PlannedOp, result: dict[str, Any] | Exception, *, deferred_reaso
     if isinstance(result, BudgetExhausted):  # Remedy.DEFER: the next run takes the rest
         return Outcome(op.but("deferred", deferred_reason), budget=result)
     deleted = isinstance(result, ApiError) and result.status == 404 and op.action == "update"
+    status = result.status if isinstance(result, ApiError) else None
     return Outcome(
-        op.but("failed", failure_reason(result)),
+        replace(op.but("failed", failure_reason(result)), status=status),
         stop=result if stops_run(result) else None,
         deleted=deleted,
     )

@@ -59,6 +59,7 @@ class PlannedOp:
     changes: tuple[Change, ...] = ()
     reason: str = ""
     row: Row | None = None
+    status: int | None = None  # the API's HTTP status, when a write failed
 
     @property
     def fields_changed(self) -> list[str]:

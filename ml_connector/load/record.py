@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from ml_connector.audit import AuditTrail, LoadSummary
 from ml_connector.http.errors import BudgetExhausted
@@ -45,6 +46,7 @@ class LoadRecord:
         self.stop_error: Exception | None = None
         # Keys this run wrote in an attempt that was killed: recorded from the journal, not again.
         self._resumed: set[tuple[str, str]] = set()
+        self._earlier: set[tuple[str, str]] = set()  # of those, the ones its ledger file holds
         self._lock = threading.Lock()
 
     # -- decisions -------------------------------------------------------------------------------------
@@ -60,8 +62,10 @@ class LoadRecord:
             op.action,
             pipedrive_id=op.pipedrive_id,
             fields=op.fields_changed,
+            changes=[(c.field, c.before, c.after) for c in op.changes],
             reason=op.reason,
             tokens=tokens,
+            status=op.status,
         )
         with self._lock:
             self.summary.count(op.kind, op.action)
@@ -83,11 +87,25 @@ class LoadRecord:
     def read(self, kind: RecordKind, n: int) -> None:
         (self.summary.organizations if kind == "organization" else self.summary.persons).read = n
 
+    def written_earlier(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Writes an earlier attempt of this load recorded in its ledger file before it failed: counted in
+        this summary, and their keys are not recorded again as unchanged (the ledger keeps the rows)."""
+        for row in rows:
+            kind, key, action = row["kind"], row["key"], row["action"]
+            with self._lock:
+                if (kind, key) in self._resumed:
+                    continue
+                self._resumed.add((kind, key))
+            self._earlier.add((kind, key))
+            self.summary.count(kind, action)
+
     def replayed(self, entries: Iterable[JournalEntry], run_id: str) -> None:
         """Writes of killed loads, from their journals: recorded here once (the killed load never wrote its
         ledger), and counted in this summary when they belong to this run."""
         for entry in entries:
             ours = entry.run_id == run_id
+            if ours and (entry.kind, entry.key) in self._earlier:
+                continue  # the earlier attempt's ledger file already has it
             if ours:
                 self._resumed.add((entry.kind, entry.key))
                 self.summary.count(entry.kind, entry.action)

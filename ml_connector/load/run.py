@@ -48,6 +48,7 @@ def run_load(
     max_workers: int = MAX_WORKERS,
     check_lease: Callable[[], None] = lambda: None,
     repair_duplicates: bool = False,
+    trail: AuditTrail | None = None,
 ) -> LoadSummary:
     """Load the run's ``transformed_*`` tables (and the rows carried over) into Pipedrive.
 
@@ -56,6 +57,7 @@ def run_load(
     raises when this load may no longer write (:meth:`ml_connector.load.lease.Lease.check`). Returns the
     summary; raises what stopped the writes (edge block, rejected credential, lost lease) or unreadable input.
     ``repair_duplicates`` (``reconcile`` only) merges the records that carry one Workday ID first.
+    ``trail`` is the load task's audit trail (a new one for task ``load`` when not given).
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
@@ -65,9 +67,9 @@ def run_load(
         raise ValueError(f"entity must be 'customers' or 'suppliers', not {entity!r}")
     files = RunFiles(area, dag_id, run_id)
     journal = Journal(area, entity, run_id)
+    trail = trail or AuditTrail(area, dag_id=dag_id, run_id=run_id, entity=entity, dry_run=dry_run)
     record = LoadRecord(
-        AuditTrail(area, dag_id=dag_id, run_id=run_id, entity=entity, dry_run=dry_run),
-        LoadSummary(dag_id=dag_id, run_id=run_id, entity=entity, mode=mode, dry_run=dry_run),
+        trail, LoadSummary(dag_id=dag_id, run_id=run_id, entity=entity, mode=mode, dry_run=dry_run)
     )
     tokens_before = hook.tokens_spent
 
@@ -77,6 +79,7 @@ def run_load(
     entries, journal_files = journal.pending()
     known.replay(entries)
     if not dry_run:
+        record.written_earlier(trail.earlier_writes())
         record.replayed(entries, run_id)
     if journal_files:
         record.summary.resumed = True

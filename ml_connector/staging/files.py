@@ -17,15 +17,15 @@ file                        what                                                
 State, under ``state/`` (outlives runs): ``<entity>/watermark.json``, ``suppliers/org_aliases.json``,
 ``fields/pinned.json``, ``<organizations|persons>/identity.parquet``, ``<entity>/pushed_<kind>s.parquet``,
 ``<entity>/deferred.parquet``, ``<entity>/journal/<run>.jsonl``, ``leases/<name>/<epoch>.json`` and
-``<epoch>.beat.json`` (:mod:`ml_connector.load.lease`); and the audit ledger,
-``ledger/<entity>/<day>/<run>.parquet``. The storage itself (atomic writes, object stores, retention)
+``<epoch>.beat.json`` (:mod:`ml_connector.load.lease`). The audit ledger, under ``ledger/``, is :mod:`ml_connector.audit.ledger`'s.
+The storage itself (atomic writes, object stores, retention)
 is :class:`ml_connector.staging.StagingArea`'s.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 import pyarrow as pa
@@ -146,13 +146,3 @@ class StateFiles:
 
     def journal_path(self, entity: str, run_id: str) -> ObjectStoragePath:
         return self.journal_dir(entity) / f"{safe_segment(run_id)}.jsonl"
-
-    def ledger_path(self, entity: str, day: date, run_id: str) -> ObjectStoragePath:
-        """The audit rows of one run, apart from ``runs/`` so that retention never removes them."""
-        return (
-            self.area.root
-            / "ledger"
-            / safe_segment(entity)
-            / day.isoformat()
-            / f"{safe_segment(run_id)}.parquet"
-        )

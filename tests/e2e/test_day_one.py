@@ -143,5 +143,9 @@ def test_a_run_whose_budget_is_at_its_reserve_is_deferred_whole_with_a_ledger_ro
     ]
     (row,) = [r for r in ledger if r["kind"] == "run"]
     assert (row["key"], row["action"]) == (run.run_id, "deferred") and "budget" in row["reason"]
+    # the reserve stopping a call is an incident, once per task that met it
+    incidents = [r for r in ledger if r["kind"] == "rate_limit"]
+    assert incidents and {r["action"] for r in incidents} == {"reserve"}
+    assert {r["system"] for r in incidents} == {"pipedrive"}
     # the watermark stays: the next run is still the initial full load
     assert world.area.read_json(world.area.state_path("customers", "watermark.json")) is None

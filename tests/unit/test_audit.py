@@ -37,7 +37,7 @@ def test_each_record_is_one_ledger_row_and_one_log_line_without_values(
     assert caplog.records[1].levelno == logging.WARNING and 'reason="2 Pipedrive persons' in lines[1]
     path = trail.flush()
     assert str(path.path).endswith(
-        "ledger/customers/" + path.parent.name + "/manual__2026-11-27T10_00_00_00_00.parquet"
+        "ledger/customers/" + path.parent.name + "/manual__2026-11-27T10_00_00_00_00--load.parquet"
     )
     rows = area.read_table(path).to_pylist()
     assert [(r["kind"], r["key"], r["action"], r["pipedrive_id"], r["tokens"]) for r in rows] == [
@@ -46,9 +46,16 @@ def test_each_record_is_one_ledger_row_and_one_log_line_without_values(
     ]
     assert rows[0]["fields_changed"] == ["Workday ID", "name"]
 
-    again = AuditTrail(area, dag_id="d", run_id="manual__2026-11-27T10:00:00+00:00", entity="customers")
+    # A retried task replaces its rows but keeps the write the first attempt made.
+    again = AuditTrail(
+        area, dag_id="d", run_id="manual__2026-11-27T10:00:00+00:00", entity="customers", try_number=2
+    )
     again.record("organization", "CUS-000002", "unchanged", pipedrive_id=13)
-    assert area.read_table(again.flush()).num_rows == 3  # a re-run of the run appends, never loses rows
+    rows = area.read_table(again.flush()).to_pylist()
+    assert [(r["key"], r["action"], r["try_number"]) for r in rows] == [
+        ("CUS-000001", "create", 1),
+        ("CUS-000002", "unchanged", 2),
+    ]
 
 
 def test_log_values_with_spaces_are_quoted_so_lines_stay_parseable() -> None:

@@ -1,139 +1,20 @@
-"""The audit trail of a load: one ledger row and one log line per record decision or incident.
-
-The ledger (``ledger/<entity>/<YYYY-MM-DD>/<run>.parquet`` under the staging root) answers "what did
-the connector do to Pipedrive record X, when, and why" long after the run's staging files are gone.
-Rows carry keys, Pipedrive ids and field *names* only: never field values, so no personal data or
-secret reaches the ledger or the log.
-"""
+"""What one load did (its counts), and what makes a run incomplete although every task ran."""
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
-import pyarrow as pa
 from pydantic import BaseModel
 
+from ml_connector.audit.trail import AuditTrail
 from ml_connector.errors import ConnectorError, Remedy
-from ml_connector.staging.area import StagingArea
-from ml_connector.staging.files import StateFiles
 from ml_connector.vocabulary import RecordKind
 
 log = logging.getLogger(__name__)
 
-LEDGER_SCHEMA = pa.schema(
-    [
-        ("ts", pa.timestamp("us", tz="UTC")),
-        ("dag_id", pa.string()),
-        ("run_id", pa.string()),
-        ("entity", pa.string()),
-        ("kind", pa.string()),
-        ("key", pa.string()),
-        ("pipedrive_id", pa.int64()),
-        ("action", pa.string()),
-        ("fields_changed", pa.list_(pa.string())),
-        ("reason", pa.string()),
-        ("tokens", pa.int64()),
-        ("dry_run", pa.bool_()),
-    ]
-)
 
-
-def log_value(value: Any) -> str:
-    """A ``key=value`` value: bare when it is one token, else JSON-quoted."""
-    text = str(value)
-    if text and all(c.isalnum() or c in "-_.:/+" for c in text):
-        return text
-    return json.dumps(text, ensure_ascii=False)
-
-
-class AuditTrail:
-    """Collects ledger rows of one run (thread-safe), logs each as it happens, writes them on ``flush``."""
-
-    def __init__(
-        self, area: StagingArea, *, dag_id: str, run_id: str, entity: str, dry_run: bool = False
-    ) -> None:
-        self.area = area
-        self.dag_id = dag_id
-        self.run_id = run_id
-        self.entity = entity
-        self.dry_run = dry_run
-        self._rows: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-
-    @property
-    def rows(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return list(self._rows)
-
-    def record(
-        self,
-        kind: str,
-        key: str,
-        action: str,
-        *,
-        pipedrive_id: int | None = None,
-        fields: Iterable[str] = (),
-        reason: str = "",
-        tokens: int = 0,
-    ) -> None:
-        row = {
-            "ts": datetime.now(UTC),
-            "dag_id": self.dag_id,
-            "run_id": self.run_id,
-            "entity": self.entity,
-            "kind": kind,
-            "key": key,
-            "pipedrive_id": pipedrive_id,
-            "action": action,
-            "fields_changed": sorted(fields),
-            "reason": reason,
-            "tokens": tokens,
-            "dry_run": self.dry_run,
-        }
-        with self._lock:
-            self._rows.append(row)
-        log.log(logging.WARNING if action in ("conflict", "failed") else logging.INFO, "%s", audit_line(row))
-
-    def flush(self) -> Any:
-        """Write this run's rows, after the rows an earlier attempt of the same run left for today."""
-        day = datetime.now(UTC).date()
-        path = StateFiles(self.area).ledger_path(self.entity, day, self.run_id)
-        with self._lock:
-            rows = list(self._rows)
-        table = pa.Table.from_pylist(rows, schema=LEDGER_SCHEMA)
-        if path.exists():
-            table = pa.concat_tables([self.area.read_table(path).cast(LEDGER_SCHEMA), table])
-        self.area.write_table(path, table)
-        return path
-
-
-def audit_line(row: dict[str, Any]) -> str:
-    """``audit action=create entity=organization key=CUS-000001 pipedrive_id=12 ...`` (no values)."""
-    parts = [
-        f"action={log_value(row['action'])}",
-        f"entity={log_value(row['kind'])}",
-        f"key={log_value(row['key'])}",
-        f"pipedrive_id={row['pipedrive_id'] if row['pipedrive_id'] is not None else '-'}",
-        f"dag_id={log_value(row['dag_id'])}",
-        f"run_id={log_value(row['run_id'])}",
-    ]
-    if row["fields_changed"]:
-        parts.append(f"fields={log_value(','.join(row['fields_changed']))}")
-    if row["tokens"]:
-        parts.append(f"tokens={row['tokens']}")
-    if row["dry_run"]:
-        parts.append("dry_run=true")
-    if row["reason"]:
-        parts.append(f"reason={log_value(row['reason'])}")
-    return "audit " + " ".join(parts)
-
-
-# -- the summary --------------------------------------------------------------------------------------------
 class KindCounts(BaseModel):
     """Per kind: rows read (this run's plus carried over) and what became of them."""
 
@@ -217,8 +98,7 @@ def defer_run(trail: AuditTrail, *, mode: str, read: Mapping[RecordKind, int], r
     for kind, n in read.items():
         counts = summary.organizations if kind == "organization" else summary.persons
         counts.read = counts.deferred = n
-    trail.record("run", trail.run_id, "deferred", reason=f"{reason}; the next run reads this window again")
-    trail.flush()
+    log.warning("run %s deferred: %s; the next run reads this window again", trail.run_id, reason)
     return summary
 
 
@@ -256,3 +136,16 @@ def shortfall(
     if not problems:
         return None
     return f"run {summary.run_id} of {summary.dag_id} is incomplete: " + "; ".join(problems)
+
+
+def summary_table(summary: LoadSummary) -> str:
+    """The counts as a Markdown table (the report task logs it; the README and doc_md show one)."""
+    names = list(KindCounts.model_fields)
+    lines = [
+        "| | " + " | ".join(names) + " |",
+        "|---|" + "---:|" * len(names),
+    ]
+    for label, counts in (("organizations", summary.organizations), ("persons", summary.persons)):
+        values = counts.model_dump()
+        lines.append(f"| {label} | " + " | ".join(str(values[n]) for n in names) + " |")
+    return "\n".join(lines)
