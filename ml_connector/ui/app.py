@@ -37,6 +37,9 @@ HEADERS = {
     "Cache-Control": "no-store",
 }
 
+# The page's own URLs, below where it is mounted (Airflow mounts it without a name, so no url_for).
+PATHS = {"page": "/", "chart": "/usage.png", "script": "/page.js"}
+
 Entities = Annotated[list[str], Depends(readable_entities)]
 Ident = Annotated[str, Query(min_length=1, max_length=100)]
 
@@ -56,6 +59,7 @@ def create_app(area: Callable[[], StagingArea] = StagingArea) -> FastAPI:
     @app.get("/", response_class=HTMLResponse)
     def show_page(request: Request, entities: Entities, q: Annotated[str, Query(max_length=100)] = "") -> str:
         staging = area()
+        here = str(request.scope.get("root_path", "")).rstrip("/")  # where Airflow mounted this app
         query = q.strip()
         found: list[views.HistoryRow] = []
         error = ""
@@ -73,11 +77,7 @@ def create_app(area: Callable[[], StagingArea] = StagingArea) -> FastAPI:
             runs={entity: views.recent_runs(staging, entity) for entity in entities},
             dag_ids={entity: dag_id_of(entity) for entity in entities},
             usage={"days": USAGE_DAYS, "summary": usage_summary(report)},
-            urls={
-                "page": request.url_for("show_page").path,
-                "chart": request.url_for("chart").path,
-                "script": request.url_for("script").path,
-            },
+            urls={name: f"{here}{path}" for name, path in PATHS.items()},
             **page.airflow_links(str(request.scope.get("app_root_path", "")).rstrip("/")),
         )
 

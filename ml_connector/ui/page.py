@@ -32,23 +32,26 @@ TEMPLATE = """<!doctype html>
 <title>Workday → Pipedrive</title>
 <script src="{{ urls.script }}" defer></script>
 <style>
-  body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1a202c;
-         margin: 0; padding: 16px 24px 32px; background: #fff; }
-  h1 { font-size: 22px; margin: 0; }
-  h2 { font-size: 16px; margin: 24px 0 8px; }
-  .sub { color: #4a5568; margin: 2px 0 14px; }
+  body { font: 13.5px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1a202c;
+         margin: 0; padding: 14px 20px 28px; background: #fff; }
+  h1 { font-size: 21px; margin: 0; }
+  h2 { font-size: 15.5px; margin: 20px 0 6px; }
+  .sub { color: #4a5568; margin: 2px 0 12px; }
   form { display: flex; gap: 8px; align-items: center; }
   label { font-weight: 600; }
-  input[type=search] { width: 340px; padding: 6px 10px; border: 1px solid #a0aec0; border-radius: 6px;
+  input[type=search] { width: 330px; padding: 5px 10px; border: 1px solid #a0aec0; border-radius: 6px;
                        font: inherit; }
-  button { padding: 6px 14px; border: 0; border-radius: 6px; background: #017cee; color: #fff;
+  button { padding: 5px 14px; border: 0; border-radius: 6px; background: #017cee; color: #fff;
            font: inherit; cursor: pointer; }
   table { border-collapse: collapse; width: 100%; }
-  th, td { text-align: left; vertical-align: top; padding: 5px 8px; border-bottom: 1px solid #e2e8f0; }
+  th, td { text-align: left; vertical-align: top; padding: 4px 7px; border-bottom: 1px solid #e2e8f0; }
   th { background: #f7fafc; font-weight: 600; white-space: nowrap; }
-  td.num { text-align: right; font-variant-numeric: tabular-nums; }
-  .mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12.5px; }
+  td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+  .mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px; }
   .nowrap { white-space: nowrap; }
+  .small { font-size: 12px; }
+  td.records { min-width: 15em; }
+  td.changes, td.reason { min-width: 12em; }
   .badge { display: inline-block; padding: 0 7px; border-radius: 9px; font-size: 12px; font-weight: 600;
            background: #edf2f7; color: #2d3748; }
   .badge.good { background: #c6f6d5; color: #22543d; }
@@ -76,28 +79,27 @@ Pipedrive tokens they spent. As of {{ now }} UTC.</p>
 
 {% if query %}
 <section id="history">
-<h2>History of {{ query }}</h2>
+<h2>History of {{ query }} <span class="muted small">(newest first)</span></h2>
 {% if error %}
 <p class="notice">{{ error }}</p>
 {% else %}
 <table>
-<thead><tr><th>When (UTC)</th><th>Run</th><th>Kind</th><th>Workday ID</th><th>Pipedrive ID</th>
-<th>Action</th><th>Changes</th><th>Reason</th><th>HTTP</th><th>Tokens</th></tr></thead>
+<thead><tr><th>When (UTC)</th><th>Run</th><th>Record</th><th>Pipedrive ID</th><th>Action</th>
+<th>Changes</th><th>Reason</th></tr></thead>
 <tbody>
 {% for row in history %}
 <tr class="history-row">
   <td class="nowrap">{{ row.ts }}</td>
-  <td><a class="mono" data-top href="{{ run_url(row.dag_id, row.run_id) }}" target="_top">{{ row.run_id }}</a>
-      <div class="muted">{{ row.dag_id }}{% if row.try_number %}, <a data-top target="_top"
-        href="{{ task_url(row.dag_id, row.run_id, 'load', row.try_number) }}">load log, try {{ row.try_number }}</a>{% endif %}</div></td>
-  <td>{{ row.kind }}</td>
-  <td class="mono">{{ row.key }}</td>
+  <td><a class="mono nowrap" data-top target="_top" href="{{ run_url(row.dag_id, row.run_id) }}">{{ row.run_id }}</a>
+    <div class="small muted">{{ row.entity }}{% if row.try_number %} · <a data-top target="_top"
+      href="{{ task_url(row.dag_id, row.run_id, 'load', row.try_number) }}">load log, try {{ row.try_number }}</a>{% endif %}</div></td>
+  <td><span class="mono">{{ row.key }}</span><div class="small muted">{{ row.kind }}</div></td>
   <td class="mono">{{ row.pipedrive_id if row.pipedrive_id is not none else "" }}</td>
-  <td><span class="badge {{ badge(row.action) }}">{{ row.action }}</span>{% if row.dry_run %} <span class="muted">(dry run)</span>{% endif %}</td>
-  <td>{{ row.changes }}</td>
-  <td>{{ row.reason }}</td>
-  <td class="num">{{ row.http_status if row.http_status is not none else "" }}</td>
-  <td class="num">{{ row.tokens if row.tokens else "" }}</td>
+  <td class="action"><span class="badge {{ badge(row.action) }}">{{ row.action }}</span>
+    <div class="small muted nowrap">{% if row.http_status is not none %}HTTP {{ row.http_status }}{% endif %}
+      {%- if row.tokens %} · {{ row.tokens }} tokens{% endif %}{% if row.dry_run %} · dry run{% endif %}</div></td>
+  <td class="changes">{{ row.changes }}</td>
+  <td class="reason">{{ row.reason }}</td>
 </tr>
 {% endfor %}
 </tbody>
@@ -108,27 +110,26 @@ Pipedrive tokens they spent. As of {{ now }} UTC.</p>
 
 {% for entity, rows in runs.items() %}
 <section id="runs-{{ entity }}">
-<h2>Recent runs: {{ entity }} <span class="muted mono">({{ dag_ids[entity] }})</span></h2>
+<h2>Recent runs: {{ entity }} <span class="muted mono">{{ dag_ids[entity] }}</span></h2>
 {% if rows %}
 <table>
-<thead><tr><th>Run</th><th>Started (UTC)</th><th>Status</th><th>Window</th><th>Organizations</th>
-<th>Persons</th><th>Requests</th><th>Tokens</th><th>Left today</th><th>Rate limits</th><th>Task logs</th></tr></thead>
+<thead><tr><th>Run</th><th>Status</th><th>Window</th><th>Records</th><th>Requests</th><th>Tokens</th>
+<th>Left today</th><th>Rate limits</th></tr></thead>
 <tbody>
 {% for run in rows %}
 <tr class="run-row">
-  <td><a class="mono" data-top href="{{ run_url(run.dag_id, run.run_id) }}" target="_top">{{ run.run_id }}</a></td>
-  <td class="nowrap">{{ run.started }}</td>
+  <td><a class="mono nowrap" data-top target="_top" href="{{ run_url(run.dag_id, run.run_id) }}">{{ run.run_id }}</a>
+    <div class="small muted">started {{ run.started }} · logs:
+    {% for task in run.tasks %}<a data-top target="_top" href="{{ task_url(run.dag_id, run.run_id, task.task_id, task.try_number) }}">{{ task.task_id }}</a>
+      {%- if task.action != "success" %} <span class="badge bad">{{ task.action }}</span>{% endif %}{% if not loop.last %} · {% endif %}{% endfor %}</div></td>
   <td><span class="badge {{ badge(run.status) }}">{{ run.status }}</span>{% if run.dry_run %} <span class="muted">(dry run)</span>{% endif %}
-      {% if run.reason %}<div class="muted">{{ run.reason }}</div>{% endif %}</td>
-  <td>{{ run.mode }}{% if run.window %}<div class="muted nowrap">{{ run.window }}</div>{% endif %}</td>
-  <td>{{ run.counts.get("organizations", "") }}</td>
-  <td>{{ run.counts.get("persons", "") }}</td>
-  <td class="num">{{ run.requests if run.requests is not none else "" }}</td>
+    {% if run.reason %}<div class="small muted">{{ run.reason }}</div>{% endif %}</td>
+  <td class="nowrap">{{ run.mode }}{% if run.window %}<div class="small muted">{{ run.window }}</div>{% endif %}</td>
+  <td class="small records">{% for kind, text in run.counts.items() if text %}<div>{{ kind }}: {{ text }}</div>{% endfor %}</td>
+  <td class="num">{{ "{:,}".format(run.requests) if run.requests is not none else "" }}</td>
   <td class="num">{{ "{:,}".format(run.tokens) if run.tokens is not none else "" }}</td>
   <td class="num">{{ "{:,}".format(run.daily_tokens_left) if run.daily_tokens_left is not none else "" }}</td>
-  <td>{% for action, n in run.incidents.items() %}<span class="badge warn">{{ action }} {{ n }}</span> {% endfor %}</td>
-  <td>{% for task in run.tasks %}<a data-top target="_top"
-      href="{{ task_url(run.dag_id, run.run_id, task.task_id, task.try_number) }}">{{ task.task_id }}</a>{% if task.action != "success" %} <span class="badge bad">{{ task.action }}</span>{% endif %}{% if not loop.last %}, {% endif %}{% endfor %}</td>
+  <td>{% for action, n in run.incidents.items() %}<span class="badge warn">{{ action }}: {{ n }}</span> {% endfor %}</td>
 </tr>
 {% endfor %}
 </tbody>

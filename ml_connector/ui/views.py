@@ -58,6 +58,7 @@ class HistoryRow:
 
     ts: str
     dag_id: str
+    entity: str
     run_id: str
     try_number: int | None
     kind: str
@@ -134,10 +135,11 @@ def _counts(given: Any) -> str:
 
 
 def _window(value: Any) -> str:
+    """The run's update window, ``05-04 06:00 → 05-05 06:00`` (UTC), or ``full scan to ...``."""
     if not isinstance(value, dict) or not value.get("end"):
         return ""
-    end = when(value["end"])
-    return f"{when(value['start'])} → {end}" if value.get("start") else f"full scan to {end}"
+    end = when(value["end"], "%m-%d %H:%M")
+    return f"{when(value['start'], '%m-%d %H:%M')} → {end}" if value.get("start") else f"full scan to {end}"
 
 
 # -- a record's history ---------------------------------------------------------------------------------------
@@ -153,6 +155,7 @@ def history(area: StagingArea, ident: str, entities: list[str]) -> list[HistoryR
         HistoryRow(
             ts=when(row["ts"]),
             dag_id=str(row["dag_id"]),
+            entity=_text(row["entity"]),
             run_id=str(row["run_id"]),
             try_number=_int(row["try_number"]),
             kind=str(row["kind"]),
@@ -184,14 +187,14 @@ def _text(value: Any) -> str:
     return "" if _missing(value) else str(value)
 
 
-def when(value: Any) -> str:
-    """A timestamp as ``2026-05-04 06:00:12`` (UTC), or ``""``."""
+def when(value: Any, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """A timestamp as ``2026-05-04 06:00:12`` (UTC; or as ``fmt`` says), or ``""``."""
     if _missing(value) or value == "":
         return ""
     stamp = pd.Timestamp(value)
     if stamp.tzinfo is not None:
         stamp = stamp.tz_convert("UTC")
-    return stamp.strftime("%Y-%m-%d %H:%M:%S")
+    return stamp.strftime(fmt)
 
 
 def _json_object(raw: Any) -> dict[str, Any]:
