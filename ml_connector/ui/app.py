@@ -41,7 +41,7 @@ HEADERS = {
 PATHS = {"page": "/", "chart": "/usage.png", "script": "/page.js"}
 
 Entities = Annotated[list[str], Depends(readable_entities)]
-Ident = Annotated[str, Query(min_length=1, max_length=100)]
+Ident = Annotated[str, Query(alias="id", min_length=1, max_length=100)]
 
 
 def create_app(area: Callable[[], StagingArea] = StagingArea) -> FastAPI:
@@ -87,9 +87,9 @@ def create_app(area: Callable[[], StagingArea] = StagingArea) -> FastAPI:
         return {entity: [run.to_dict() for run in views.recent_runs(staging, entity)] for entity in entities}
 
     @app.get("/api/history")
-    def record(entities: Entities, id: Ident) -> list[dict[str, Any]]:
+    def record(entities: Entities, ident: Ident) -> list[dict[str, Any]]:
         try:
-            return [row.to_dict() for row in views.history(area(), id, entities)]
+            return [row.to_dict() for row in views.history(area(), ident, entities)]
         except ValueError as exc:
             raise HTTPException(404, str(exc)) from None
 
@@ -99,8 +99,8 @@ def create_app(area: Callable[[], StagingArea] = StagingArea) -> FastAPI:
         usage_chart(_usage(area(), entities), buffer)
         return Response(buffer.getvalue(), media_type="image/png")
 
-    @app.get("/page.js")
-    def script(entities: Entities) -> Response:
+    @app.get("/page.js", dependencies=[Depends(readable_entities)])
+    def script() -> Response:
         return Response(page.SCRIPT, media_type="text/javascript")
 
     return app

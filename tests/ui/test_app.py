@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CUSTOMERS, HISTORY, PIPEDRIVE_ID, SUPPLIERS, WID, Ledger, organization, write_run
 from fastapi.testclient import TestClient
+from ledger_history import CUSTOMERS, HISTORY, PIPEDRIVE_ID, SUPPLIERS, WID, Ledger, organization, write_run
 
 from ml_connector.staging.area import StagingArea
 from ml_connector.ui.app import create_app
