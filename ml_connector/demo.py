@@ -157,6 +157,12 @@ def run_demo(config: SandboxConfig) -> int:
                     f"   done in {elapsed:.1f}s: {counts}, {requests_made} Pipedrive requests, {tokens} tokens"
                 )
     _print_table(rows)
+    root = env["ML_CONNECTOR_STAGING_ROOT"]
+    print(
+        "\nThe audit trail of these runs (ml-connector audit --help):\n"
+        f"  ml-connector audit run --last --dag {DAG_IDS['customers']} --root {root}\n"
+        f"  ml-connector audit usage --days 1 --root {root}"
+    )
     return 0
 
 

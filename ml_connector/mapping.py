@@ -297,6 +297,8 @@ class SyncMapping(_Strict):
     create_missing_fields: bool = True
     inactive_policy: Literal["update_status", "skip"] = "update_status"
     retention_days: int = Field(default=14, ge=1)
+    # The audit ledger outlives staging: a dispute about a record may come a year later.
+    ledger_retention_days: int = Field(default=400, ge=30)
     # A run whose rejects exceed this share of the records it read fails its report task (after every
     # record that could be written was written), so Airflow's failure alerts see it.
     max_rejected_share: float = Field(default=0.05, ge=0, le=1)

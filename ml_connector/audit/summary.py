@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from ml_connector.audit.trail import AuditTrail
 from ml_connector.errors import ConnectorError, Remedy
 from ml_connector.vocabulary import RecordKind
+
+if TYPE_CHECKING:
+    from ml_connector.audit.trail import AuditTrail
 
 log = logging.getLogger(__name__)
 

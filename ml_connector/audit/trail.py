@@ -166,8 +166,13 @@ class AuditTrail:
         daily_tokens_left: int | None = None,
         daily_budget: int | None = None,
         reason: str = "",
+        started: datetime | None = None,
     ) -> None:
-        """The task attempt itself: how it ended and the Pipedrive tokens it spent (usage sums these)."""
+        """The task attempt itself: how it ended and the Pipedrive tokens it spent (usage sums these);
+        ``details`` holds when it started and how long it took."""
+        now = datetime.now(UTC)
+        began = started or now
+        timing = {"started": began.isoformat(), "duration_s": round((now - began).total_seconds(), 3)}
         self._add(
             "task",
             self.task_id,
@@ -176,11 +181,12 @@ class AuditTrail:
             daily_tokens_left=daily_tokens_left,
             daily_budget=daily_budget,
             reason=reason,
+            details=json.dumps(timing),
         )
 
-    def run(self, action: str, *, tokens: int, details: dict[str, Any], **figures: Any) -> None:
+    def run(self, action: str, *, tokens: int, details: dict[str, Any], **figures: Any) -> dict[str, Any]:
         """The run's summary row (written by the report task)."""
-        self._add(
+        return self._add(
             "run",
             self.run_id,
             action,

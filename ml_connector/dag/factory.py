@@ -49,8 +49,18 @@ optional `updated_from` / `updated_to` (ISO datetimes).
 output. A load that died half-way resumes without duplicates. When the Pipedrive daily budget runs low the
 rest is deferred to the next run and the task still succeeds.
 
-**Concurrency**: one run at a time per DAG; the Pipedrive-writing tasks of both DAGs take a write lock
-per Pipedrive connection, so they never write at the same time. Pools: {pools}.
+**Concurrency**: one run at a time per DAG; the Pipedrive-writing tasks of both DAGs take a write lease
+per Pipedrive company, so they never write at the same time. Pools: {pools}.
+
+**Run summary**: the `report` task logs each run's counts as this table (and writes them to the ledger):
+
+{summary_table}
+
+*read*: records of the run plus rows carried over; *conflicts*: two Pipedrive records carry one Workday
+ID (never written; merge them, or run `reconcile` with `repair_duplicates`); *deferred*: left for the next
+run (budget); *failed*: carried over, the run is red. **Audit**: the *Workday → Pipedrive* page in the
+navigation, or `ml-connector audit record <Workday ID>` / `audit run --last --dag {dag_id}` /
+`audit usage --days 30`. Alerts: the mapping file's `alerts:` section ({alerts}).
 """
 
 
@@ -104,7 +114,22 @@ def _doc(mapping: SyncMapping, dag_id: str, mapping_file: Path) -> str:
         )
         if pool
     )
+    from ml_connector.audit.summary import LoadSummary, summary_table
+
+    example = LoadSummary(dag_id=dag_id, run_id="", entity=mapping.entity, mode="incremental", dry_run=False)
+    channels = [
+        name
+        for name, on in (
+            ("email", mapping.alerts and mapping.alerts.email),
+            ("webhook", mapping.alerts and mapping.alerts.webhook),
+        )
+        if on
+    ]
     return DOC.format(
+        summary_table=summary_table(example),
+        alerts=", ".join(channels) + " configured"
+        if channels
+        else "none configured: alerts go to the task log",
         entity=mapping.entity,
         mapping_file=mapping_file,
         overlap=mapping.overlap_minutes,

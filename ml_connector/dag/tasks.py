@@ -21,10 +21,10 @@ from ml_connector.http.errors import BudgetExhausted
 from ml_connector.vocabulary import ENTITIES, RecordKind
 
 if TYPE_CHECKING:
+    from ml_connector.audit.summary import LoadSummary
     from ml_connector.hooks.pipedrive import PipedriveHook
 
 log = logging.getLogger("ml_connector.sync")
-LEDGER_RETENTION_DAYS = 400  # the ledger outlives staging: a dispute may come a year later
 LEDGER_COMPACT_AFTER_DAYS = 7  # per-task files of older days are folded into one file per month
 
 
@@ -35,6 +35,7 @@ class TaskAudit:
     def __init__(self, trail: AuditTrail) -> None:
         self.trail = trail
         self.hooks: list[PipedriveHook] = []
+        self.started = datetime.now(UTC)
 
     def spending(self, hook: PipedriveHook) -> PipedriveHook:
         self.hooks.append(hook)
@@ -49,6 +50,7 @@ class TaskAudit:
             daily_tokens_left=min((u[1] for u in usages), default=None),
             daily_budget=max((u[2] for u in usages), default=None),
             reason=reason,
+            started=self.started,
         )
         self.trail.flush()
 
@@ -160,25 +162,26 @@ def transform(ctx: RunContext) -> None:
     from ml_connector.transform import transform as run_transform
     from ml_connector.transform import with_unreadable
 
-    aliases = ctx.state.read_org_aliases()
-    result = run_transform(
-        ctx.mapping,
-        ctx.files.read_table("extracted_organizations"),
-        ctx.files.read_table("extracted_contacts"),
-        aliases,
-    )
-    ctx.files.write_table("transformed_organizations", result.organizations)
-    ctx.files.write_table("transformed_persons", result.persons)
-    unreadable = (ctx.files.read_document("extract", default={}) or {}).get("unreadable") or []
-    ctx.files.write_table("rejected", with_unreadable(result.rejected, unreadable))
-    if ENTITIES[ctx.entity].keys_by_alias and not ctx.dry_run and result.org_aliases != aliases:
-        ctx.state.write_org_aliases(result.org_aliases)
-    log.info(
-        "transformed %d organizations, %d persons; %d rejected",
-        result.organizations.num_rows,
-        result.persons.num_rows,
-        result.rejected.num_rows,
-    )
+    with audited(ctx):
+        aliases = ctx.state.read_org_aliases()
+        result = run_transform(
+            ctx.mapping,
+            ctx.files.read_table("extracted_organizations"),
+            ctx.files.read_table("extracted_contacts"),
+            aliases,
+        )
+        ctx.files.write_table("transformed_organizations", result.organizations)
+        ctx.files.write_table("transformed_persons", result.persons)
+        unreadable = (ctx.files.read_document("extract", default={}) or {}).get("unreadable") or []
+        ctx.files.write_table("rejected", with_unreadable(result.rejected, unreadable))
+        if ENTITIES[ctx.entity].keys_by_alias and not ctx.dry_run and result.org_aliases != aliases:
+            ctx.state.write_org_aliases(result.org_aliases)
+        log.info(
+            "transformed %d organizations, %d persons; %d rejected",
+            result.organizations.num_rows,
+            result.persons.num_rows,
+            result.rejected.num_rows,
+        )
 
 
 # -- load ------------------------------------------------------------------------------------------------------
@@ -258,14 +261,17 @@ def report(ctx: RunContext) -> dict[str, Any]:
             invalid_rejects=sum(1 for r in rejects if r.get("field") != "organization"),
             max_rejected_share=ctx.mapping.max_rejected_share,
         )
-        record_run(ctx, audit.trail, loaded, meta.get("window"), problem)
+        run_row = record_run(ctx, audit.trail, loaded, meta.get("window"), problem)
+        alert_run(ctx, summary, plan, run_row)
         compact_ledger(ctx)
         if problem:
             raise RunIncomplete(problem)
     return figures
 
 
-def record_run(ctx: RunContext, trail: AuditTrail, summary: Any, window: Any, problem: str | None) -> None:
+def record_run(
+    ctx: RunContext, trail: AuditTrail, summary: LoadSummary, window: Any, problem: str | None
+) -> dict[str, Any]:
     """The run's ledger row: its window, mode, counts, requests, the tokens all its tasks spent (their
     ``task`` rows), the daily tokens left and how long it took."""
     from ml_connector.audit import ledger
@@ -276,10 +282,12 @@ def record_run(ctx: RunContext, trail: AuditTrail, summary: Any, window: Any, pr
         latest[f"{row['task_id']}:{row['try_number']}"] = row
     budgets = [r for r in latest.values() if r["daily_budget"] is not None]
     last = max(budgets, key=lambda r: r["ts"]) if budgets else None
-    started = min((r["ts"] for r in tasks), default=None)
-    duration = (datetime.now(UTC) - started).total_seconds() if started else None
+    started = min(
+        (json.loads(r["details"] or "{}").get("started") or r["ts"].isoformat() for r in tasks), default=None
+    )
+    duration = (datetime.now(UTC) - datetime.fromisoformat(started)).total_seconds() if started else None
     action = "deferred" if summary.deferred_run else ("incomplete" if problem else "success")
-    trail.run(
+    return trail.run(
         action,
         tokens=sum(int(r["tokens"] or 0) for r in latest.values()),
         daily_tokens_left=last["daily_tokens_left"] if last else None,
@@ -305,6 +313,48 @@ def record_run(ctx: RunContext, trail: AuditTrail, summary: Any, window: Any, pr
     )
 
 
+def alert_run(
+    ctx: RunContext, summary: dict[str, Any], plan: list[dict[str, Any]], run_row: dict[str, Any]
+) -> None:
+    """The report's own alerts (:func:`ml_connector.alerts.run_alerts`): conflicts the last report did not
+    see, a deferred run, the day's Pipedrive tokens (both DAGs) crossing the alert share of the budget."""
+    from ml_connector.alerts import RunFigures, run_alerts
+    from ml_connector.alerts.send import send_alerts
+    from ml_connector.audit import ledger
+
+    conflicts = {str(row["key"]) for row in plan if row["action"] == "conflict"}
+    new = conflicts - ctx.state.read_conflicts(ctx.entity)
+    if not ctx.dry_run:
+        ctx.state.write_conflicts(ctx.entity, conflicts)
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    rows = ledger.read_ledger(ctx.area, since=today)
+    spent_today = int(rows.loc[rows["kind"] == "task", "tokens"].fillna(0).sum())
+    figures = RunFigures(
+        dag_id=ctx.dag_id,
+        run_id=ctx.run_id,
+        entity=ctx.entity,
+        summary=summary,
+        new_conflict_keys=sorted(new),
+        tokens_today_before=spent_today - int(run_row["tokens"] or 0),
+        tokens_today_after=spent_today,
+        daily_budget=run_row["daily_budget"],
+        link=run_link(ctx),
+    )
+    failed = send_alerts(ctx.mapping.alerts, run_alerts(figures, ctx.mapping.alerts))
+    for problem in failed:
+        log.error("alert not delivered: %s", problem)
+
+
+def run_link(ctx: RunContext) -> str | None:
+    """The run's page in the Airflow UI, when Airflow's ``[api] base_url`` says where that is."""
+    from urllib.parse import quote
+
+    from airflow.configuration import conf
+
+    base = (conf.get("api", "base_url", fallback="") or "").rstrip("/")
+    return f"{base}/dags/{quote(ctx.dag_id)}/runs/{quote(ctx.run_id, safe='')}" if base else None
+
+
 def compact_ledger(ctx: RunContext) -> None:
     """Keep the ledger's file count bounded: fold older days into monthly files, drop rows past retention.
     Under the ledger's own lease, so two reports never fold the same month at once; a busy lease (or
@@ -320,7 +370,7 @@ def compact_ledger(ctx: RunContext) -> None:
             ledger.compact(
                 ctx.area,
                 ctx.entity,
-                retention_days=LEDGER_RETENTION_DAYS,
+                retention_days=ctx.mapping.ledger_retention_days,
                 compact_after_days=LEDGER_COMPACT_AFTER_DAYS,
             )
     except ConnectorError as exc:

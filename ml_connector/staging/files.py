@@ -122,6 +122,13 @@ class StateFiles:
     def _checked_path(self, kind: RecordKind) -> ObjectStoragePath:
         return self.area.state_path(PLURAL[kind], "duplicates_checked.json")
 
+    def read_conflicts(self, entity: str) -> set[str]:
+        """The conflict keys the last report of ``entity`` saw (new ones raise an alert)."""
+        return set(self.area.read_json(self.area.state_path(entity, "conflicts.json"), default=[]) or [])
+
+    def write_conflicts(self, entity: str, keys: set[str]) -> None:
+        self.area.write_json(self.area.state_path(entity, "conflicts.json"), sorted(keys))
+
     def lease_dir(self, name: str) -> ObjectStoragePath:
         """The epochs and heartbeats of one lease (:mod:`ml_connector.load.lease`)."""
         return self.area.root / "state" / "leases" / safe_segment(name)

@@ -36,6 +36,15 @@ MAPPINGS = ROOT / "include" / "mappings"
 TOKEN = "tok-9f8e7d6c5b4a3210"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_masker() -> None:
+    """Airflow's secrets masker is process-wide: values other tests registered (a sandbox refresh token
+    called "refresh", say) would mask words of the fix texts checked here."""
+    from airflow.sdk._shared.secrets_masker.secrets_masker import reset_secrets_masker
+
+    reset_secrets_masker()
+
+
 def _context(error: object, task_id: str = "load") -> dict[str, Any]:
     ti = SimpleNamespace(dag_id="workday_suppliers_to_pipedrive", task_id=task_id, run_id="r1", log_url=None)
     return {"ti": ti, "exception": error}

@@ -135,6 +135,8 @@ class MutationSpec(BaseModel):
     unusual_customer_names: int = Field(default=0, ge=0, le=10_000)
     unusual_supplier_names: int = Field(default=0, ge=0, le=10_000)
     unusual_contact_names: int = Field(default=0, ge=0, le=10_000)
+    # Change only these Workday IDs (any kind): a test that follows one record through its history.
+    only: list[str] = Field(default_factory=list, max_length=10_000)
     seed: int | None = None
 
 
@@ -274,7 +276,11 @@ class WorkdayStore:
                 return key
 
             def pick(table: _Table[Any], n: int, active_only: bool) -> list[str]:
-                keys = [k for k in table.order if not active_only or _is_active(table.latest(k))]
+                keys = [
+                    k
+                    for k in table.order
+                    if (not spec.only or k in spec.only) and (not active_only or _is_active(table.latest(k)))
+                ]
                 return [keys[i] for i in sorted(rng.sample(range(len(keys)), min(n, len(keys))))]
 
             out["updated_customers"] = [
