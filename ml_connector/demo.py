@@ -163,6 +163,7 @@ def run_demo(config: SandboxConfig) -> int:
         f"  ml-connector audit run --last --dag {DAG_IDS['customers']} --root {root}\n"
         f"  ml-connector audit usage --days 1 --root {root}"
     )
+    print("\nDemo finished.")
     return 0
 
 
@@ -176,4 +177,3 @@ def _print_table(rows: list[tuple[str, str, dict[str, int], int, int, float]]) -
     print("\nSummary (organizations and persons together; requests and tokens are Pipedrive's)")
     for row in table:
         print("  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)))
-    print("\nDemo finished.")

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from fastapi.testclient import TestClient
 from support.secrets import file_texts, leaks
 from support.sync_world import SyncWorld, task_states
 
@@ -21,6 +22,8 @@ from ml_connector.audit.ledger import read_ledger
 from ml_connector.dag import tasks
 from ml_connector.dag.context import RunContext
 from ml_connector.mapping import load_mapping
+from ml_connector.ui.access import readable_entities
+from ml_connector.ui.app import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
 MAPPING = ROOT / "include" / "mappings" / "customers.yaml"
@@ -101,9 +104,19 @@ def test_one_customer_s_history_create_update_unchanged_inactive_rejected(world:
     assert run_report.returncode == 0, run_report.stderr
     assert json.loads(run_report.stdout)["run_id"] == last.run_id
 
+    # the UI page over the same ledger (Airflow's login is the app tests' and the browser test's concern)
+    app = create_app(lambda: world.area)
+    app.dependency_overrides[readable_entities] = lambda: ["customers", "suppliers"]
+    with TestClient(app) as client:
+        page = client.get("/", params={"q": key})
+        runs_json = client.get("/api/runs")
+    assert page.status_code == 200 and key in page.text and "Inactive" in page.text
+    assert last.run_id in runs_json.text
+
     secrets = world.sandbox.secrets_in_play()
     staged = Path(str(world.area.root.path))
-    texts = [*file_texts(staged / "ledger"), ("cli", shown.stdout + table.stdout + run_report.stdout)]
+    shown_texts = shown.stdout + table.stdout + run_report.stdout
+    texts = [*file_texts(staged / "ledger"), ("cli", shown_texts), ("page", page.text + runs_json.text)]
     assert leaks(texts, secrets) == set()
 
 

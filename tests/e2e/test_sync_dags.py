@@ -10,6 +10,8 @@ import requests
 from support.sandbox import PipedriveApi
 from support.sync_world import SyncWorld, route_count, task_states
 
+from ml_connector.audit.ledger import read_ledger
+
 ORGS_POST = "POST /api/v2/organizations"
 ORGS_PATCH = "PATCH /api/v2/organizations/{id}"
 PERSONS_POST = "POST /api/v2/persons"
@@ -97,6 +99,11 @@ def test_failed_writes_turn_the_run_red_and_the_next_run_writes_them(world: Sync
     states = task_states(first)
     assert states["load"] == "success" and states["report"] == "failed"  # not green: alerts fire
     assert world.summary(first.dag_id, first.run_id)["persons"]["failed"] == 3
+    ledger = read_ledger(world.area, entity="customers")
+    failed = ledger[(ledger["kind"] == "person") & (ledger["action"] == "failed")]
+    assert len(failed) == 3 and set(failed["http_status"]) == {400} and set(failed["system"]) == {"pipedrive"}
+    (report,) = ledger[(ledger["kind"] == "task") & (ledger["task_id"] == "report")].to_dict("records")
+    assert report["action"] == "failed" and "3 record(s) failed to write" in report["reason"]
     persons = len(world.records("persons"))
     second = world.run("customers")
     assert set(task_states(second).values()) == {"success"}
