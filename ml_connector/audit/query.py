@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from ml_connector.audit.ledger import ACTIONS, RECORD_KINDS, read_ledger
-from ml_connector.audit.summary import KindCounts
+from ml_connector.audit.summary import COUNTER, KindCounts
 from ml_connector.staging.area import StagingArea
 
 # What a person wants to see of a record's row, in this order (the JSON and CSV column names).
@@ -42,18 +42,6 @@ HISTORY_COLUMNS = (
 PROBLEM_ACTIONS = ("rejected", "conflict", "failed")
 NO_REPORT = "no report (did the run finish?)"
 COUNT_NAMES = tuple(KindCounts.model_fields)
-# A record row's action, as the KindCounts counter it adds to (for runs without a ``run`` row).
-_COUNTER = {
-    "create": "created",
-    "update": "updated",
-    "unchanged": "unchanged",
-    "skip": "skipped",
-    "rejected": "rejected",
-    "conflict": "conflicts",
-    "merge": "merged",
-    "deferred": "deferred",
-    "failed": "failed",
-}
 # The run row's details name its counts per kind in the plural.
 _DETAIL_KINDS = {"organization": "organizations", "person": "persons"}
 
@@ -244,7 +232,7 @@ def _newest_run(area: StagingArea, rows: pd.DataFrame, dag_id: str | None) -> tu
 def _report(run_id: str, rows: pd.DataFrame) -> RunReport:
     run_rows = rows[rows["kind"] == "run"]
     run = run_rows.iloc[-1] if not run_rows.empty else None
-    details = _details(run["details"]) if run is not None else {}
+    details = details_of(run["details"]) if run is not None else {}
     tasks = rows[rows["kind"] == "task"]
     records_ = rows[rows["kind"].isin(RECORD_KINDS)]
     return RunReport(
@@ -275,7 +263,8 @@ def _pick(rows: pd.DataFrame, kind: str, columns: tuple[str, ...]) -> pd.DataFra
     return rows.loc[rows["kind"] == kind, list(columns)].reset_index(drop=True)
 
 
-def _details(raw: Any) -> dict[str, Any]:
+def details_of(raw: Any) -> dict[str, Any]:
+    """A row's ``details`` JSON as a dict (empty when absent or not an object)."""
     if not isinstance(raw, str) or not raw:
         return {}
     try:
@@ -305,8 +294,8 @@ def _counts_from_rows(rows: pd.DataFrame) -> dict[str, dict[str, int]]:
         tally = dict.fromkeys(COUNT_NAMES, 0)
         tally["read"] = int(mine["key"].nunique())
         for action, n in mine["action"].value_counts().items():
-            if str(action) in _COUNTER:
-                tally[_COUNTER[str(action)]] += int(n)
+            if str(action) in COUNTER:
+                tally[COUNTER[str(action)]] += int(n)
         counts[kind] = tally
     return counts
 

@@ -32,7 +32,8 @@ class KindCounts(BaseModel):
     failed: int = 0
 
 
-_COUNTER = {
+# A record row's action, as the KindCounts field it adds to.
+COUNTER = {
     "create": "created",
     "update": "updated",
     "unchanged": "unchanged",
@@ -65,7 +66,7 @@ class LoadSummary(BaseModel):
 
     def count(self, kind: str, action: str, n: int = 1) -> None:
         counts = self.organizations if kind == "organization" else self.persons
-        name = _COUNTER.get(action)
+        name = COUNTER.get(action)
         if name is not None:
             setattr(counts, name, getattr(counts, name) + n)
 

@@ -3,7 +3,6 @@ Plain values only (strings, numbers, lists); escaping is the template's job."""
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -12,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from ml_connector.audit.ledger import read_ledger
-from ml_connector.audit.query import COUNT_NAMES, NO_REPORT, record_history
+from ml_connector.audit.query import COUNT_NAMES, NO_REPORT, details_of, record_history
 from ml_connector.staging.area import StagingArea
 from ml_connector.ui.access import dag_id_of
 
@@ -91,7 +90,7 @@ def recent_runs(area: StagingArea, entity: str, *, limit: int = RECENT_RUNS) -> 
 def _run_row(dag_id: str, run_id: str, rows: pd.DataFrame) -> RunRow:
     run_rows = rows[rows["kind"] == "run"]
     run = run_rows.iloc[-1] if not run_rows.empty else None
-    details = _json_object(run["details"]) if run is not None else {}
+    details = details_of(run["details"]) if run is not None else {}
     tasks = rows[rows["kind"] == "task"]
     incidents = Counter(str(a) for a in rows.loc[rows["kind"] == "rate_limit", "action"])
     return RunRow(
@@ -195,13 +194,3 @@ def when(value: Any, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
     if stamp.tzinfo is not None:
         stamp = stamp.tz_convert("UTC")
     return stamp.strftime(fmt)
-
-
-def _json_object(raw: Any) -> dict[str, Any]:
-    if not isinstance(raw, str) or not raw:
-        return {}
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
