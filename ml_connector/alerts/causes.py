@@ -4,7 +4,7 @@ A failed task becomes an alert in the task's ``on_failure_callback`` (:func:`fai
 credential and an incomplete run get their own subject, anything else says which task failed. What the
 ``report`` task sees in the run's figures (new conflicts, a deferral, the day's token use) becomes alerts
 through :func:`run_alerts`. Both read only ids, counts and the error's message (which carries the fix),
-and every text goes through :func:`~ml_connector.alerts.scrub.scrub`.
+and every text goes through :func:`~ml_connector.scrub.scrub`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ml_connector.alerts.scrub import scrub
 from ml_connector.alerts.settings import DEFAULT_TOKEN_SHARE, AlertSettings
 from ml_connector.errors import Remedy, remedy_of
+from ml_connector.scrub import scrub
 
 Cause = Literal[
     "task_failed", "credential_rejected", "run_incomplete", "new_conflicts", "budget_deferred", "token_share"

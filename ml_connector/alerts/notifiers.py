@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 from airflow.sdk import BaseNotifier
 
 from ml_connector.alerts.causes import Alert, failure_alert
-from ml_connector.alerts.scrub import remove_secrets
 from ml_connector.alerts.settings import AlertSettings, EmailSettings, WebhookSettings
 from ml_connector.errors import ConnectorError
+from ml_connector.scrub import remove_secrets
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection

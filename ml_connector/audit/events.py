@@ -7,6 +7,7 @@ as ledger rows listens for the time it runs. With no listener an event is only l
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -45,6 +46,7 @@ class TokenRefresh:
 Event = RateLimitIncident | TokenRefresh
 Listener = Callable[[Event], None]
 
+log = logging.getLogger(__name__)
 _listeners: list[Listener] = []
 _lock = threading.Lock()
 _ID = re.compile(r"/\d+(?=/|$|\?)")
@@ -55,7 +57,10 @@ def emit(event: Event) -> None:
     with _lock:
         listeners = list(_listeners)
     for listener in listeners:
-        listener(event)
+        try:
+            listener(event)
+        except Exception:  # recording an incident must never change what the call raises or returns
+            log.exception("could not record %s", type(event).__name__)
 
 
 @contextmanager

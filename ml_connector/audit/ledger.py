@@ -155,22 +155,38 @@ def read_file(area: StagingArea, path: Any) -> pa.Table:
 
 
 def read_ledger(
-    area: StagingArea, *, entity: str | None = None, since: datetime | None = None
+    area: StagingArea,
+    *,
+    entity: str | None = None,
+    since: datetime | None = None,
+    where: pc.Expression | None = None,
 ) -> pd.DataFrame:
-    """Every ledger row (of one entity, or all; from ``since`` on), as a DataFrame with
-    :data:`LEDGER_SCHEMA`'s columns, oldest first. Empty (with the columns) when there is none."""
-    tables = []
-    for name in [entity] if entity else entities(area):
-        first_month = since.strftime("%Y-%m") if since else ""
-        paths = [path for month, path in month_files(area, name).items() if month >= first_month]
-        paths += [path for day, path in day_parts(area, name) if since is None or day >= since.date()]
-        tables += [read_file(area, path) for path in paths]
-    table = pa.concat_tables(tables) if tables else LEDGER_SCHEMA.empty_table()
+    """Every ledger row (of one entity, or all; from ``since`` on; matching ``where``, a pyarrow
+    expression applied file by file so that only the matching rows are ever held together), as a
+    DataFrame with :data:`LEDGER_SCHEMA`'s columns, oldest first. Empty (with the columns) when none."""
+    try:
+        table = _read_tables(area, entity, since, where)
+    except FileNotFoundError:  # a compaction folded a listed file away meanwhile: list again
+        table = _read_tables(area, entity, since, where)
     frame = table.to_pandas(types_mapper=_types)
     if since is not None:
         frame = frame[frame["ts"] >= pd.Timestamp(since)]
     result: pd.DataFrame = frame.sort_values("ts", kind="stable").reset_index(drop=True)
     return result
+
+
+def _read_tables(
+    area: StagingArea, entity: str | None, since: datetime | None, where: pc.Expression | None
+) -> pa.Table:
+    tables = []
+    for name in [entity] if entity else entities(area):
+        first_month = since.strftime("%Y-%m") if since else ""
+        paths = [path for month, path in month_files(area, name).items() if month >= first_month]
+        paths += [path for day, path in day_parts(area, name) if since is None or day >= since.date()]
+        for path in paths:
+            table = read_file(area, path)
+            tables.append(table.filter(where) if where is not None else table)
+    return pa.concat_tables(tables) if tables else LEDGER_SCHEMA.empty_table()
 
 
 def _types(arrow_type: pa.DataType) -> Any:
@@ -228,11 +244,12 @@ def rows_try(rows: list[dict[str, Any]]) -> int | None:
 def earlier_rows(area: StagingArea, entity: str, run_id: str, task_id: str) -> list[dict[str, Any]]:
     """The rows earlier attempts of one task left (not yet compacted)."""
     name = part_name(run_id, task_id)
-    rows: list[dict[str, Any]] = []
+    rows: dict[tuple[Any, ...], dict[str, Any]] = {}
     for _, path in day_parts(area, entity):
-        if path.name == name:
-            rows += read_file(area, path).to_pylist()
-    return rows
+        if path.name == name:  # two days hold one part only if a retry died between write and delete
+            for row in read_file(area, path).to_pylist():
+                rows[(row["try_number"], row["ts"], row["kind"], row["key"], row["action"])] = row
+    return list(rows.values())
 
 
 def run_rows(area: StagingArea, entity: str, run_id: str) -> list[dict[str, Any]]:
@@ -269,7 +286,8 @@ def compact(
             by_month.setdefault(day.strftime("%Y-%m"), []).append(path)
     months = month_files(area, entity)
     dropped = folded = 0
-    for month in sorted(set(by_month) | set(months)):
+    oldest_kept = keep_from.strftime("%Y-%m")
+    for month in sorted(set(by_month) | {m for m in months if m <= oldest_kept}):
         parts = by_month.get(month, [])
         tables = [read_file(area, p) for p in parts]
         if month in months:

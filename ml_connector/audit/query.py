@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pandas as pd
+import pyarrow.compute as pc
 
 from ml_connector.audit.ledger import ACTIONS, RECORD_KINDS, read_ledger
 from ml_connector.audit.summary import COUNTER, KindCounts
@@ -58,8 +59,12 @@ def record_history(area: StagingArea, ident: str, *, entity: str | None = None) 
     ever had that Pipedrive ID (a record re-created or merged in Pipedrive keeps its whole story), and
     also a Workday ID made of digits."""
     ident = ident.strip()
-    rows = read_ledger(area, entity=entity)
-    rows = rows[rows["kind"].isin(RECORD_KINDS)]
+    records = pc.field("kind").isin(list(RECORD_KINDS))
+    keys = {ident}
+    if ident.isdigit():  # first the Workday IDs that ever had this Pipedrive ID, then all their rows
+        had = read_ledger(area, entity=entity, where=records & (pc.field("pipedrive_id") == int(ident)))
+        keys |= {str(k) for k in had["key"].dropna()}
+    rows = read_ledger(area, entity=entity, where=records & pc.field("key").isin(sorted(keys)))
     hits = rows["key"] == ident
     if ident.isdigit():
         same_id = rows["pipedrive_id"].eq(int(ident)).fillna(False).astype(bool)
@@ -199,12 +204,18 @@ def run_report(
     of the newest run (of ``dag_id``)."""
     if (run_id is None) != last:
         raise ValueError("name a run id, or ask for the last run; not both and not neither")
-    rows = read_ledger(area, entity=entity)
+    # the run, task and incident rows first (few); then the record rows of the one run asked for
+    records = pc.field("kind").isin(list(RECORD_KINDS))
+    rows = read_ledger(area, entity=entity, where=~records)
     if dag_id is not None:
         rows = rows[rows["dag_id"] == dag_id]
     if run_id is None:
         dag_id, run_id = _newest_run(area, rows, dag_id)
         rows = rows[rows["dag_id"] == dag_id]  # scheduled run ids repeat across DAGs
+    ran = read_ledger(area, entity=entity, where=records & (pc.field("run_id") == run_id))
+    if dag_id is not None:
+        ran = ran[ran["dag_id"] == dag_id]
+    rows = pd.concat([rows, ran]).sort_values("ts", kind="stable") if not ran.empty else rows
     mine = rows[rows["run_id"] == run_id]
     if mine.empty:
         of_dag = f" of DAG {dag_id}" if dag_id else ""
@@ -426,7 +437,8 @@ def usage(
     end = (now or datetime.now(UTC)).astimezone(UTC).date()
     start = end - timedelta(days=days - 1)
     since = datetime.combine(start, time.min, UTC)
-    rows = read_ledger(area, entity=entity, since=since)
+    not_records = ~pc.field("kind").isin(list(RECORD_KINDS))
+    rows = read_ledger(area, entity=entity, since=since, where=not_records)
     rows = rows[rows["ts"] < pd.Timestamp(since + timedelta(days=days))]
     tasks = rows[rows["kind"] == "task"]
     task_days = [ts.date() for ts in tasks["ts"].dt.tz_convert("UTC")]

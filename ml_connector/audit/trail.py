@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ml_connector.audit import events, ledger
+from ml_connector.scrub import scrub
 from ml_connector.staging.area import StagingArea
 
 log = logging.getLogger("ml_connector.audit")
@@ -98,6 +99,8 @@ class AuditTrail:
             "dry_run": self.dry_run,
             **values,
         }
+        if row["reason"]:  # the product's own text carries no secret; a library's or a server's might
+            row["reason"] = scrub(row["reason"])
         with self._lock:
             self._rows.append(row)
         return row

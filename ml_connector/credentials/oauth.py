@@ -179,6 +179,7 @@ class OAuthTokenSource:
         return state
 
     def _refresh(self, refresh_token: str) -> AccessToken:
+        _mask(refresh_token)  # a rotated one, from the vault: a server may echo what it was sent
         form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
         if self.client_auth == "form":
             form |= {"client_id": self._client_id, "client_secret": self._client_secret}

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -64,7 +65,10 @@ def audited(ctx: RunContext) -> Iterator[TaskAudit]:
         try:
             yield audit
         except BaseException as exc:
-            audit.finish("failed", reason=f"{type(exc).__name__}: {exc}"[:2000])
+            try:
+                audit.finish("failed", reason=f"{type(exc).__name__}: {exc}"[:2000])
+            except Exception:  # the task's own error is what Airflow, its retry policy and alerts need
+                log.exception("could not write the ledger rows of this failed task")
             raise
         audit.finish("success")
 
@@ -149,9 +153,9 @@ def extract(ctx: RunContext) -> None:
             extracted = read_window(hook, ctx.entity, window)
         finally:
             hook.close()
-    ctx.files.write_table("extracted_organizations", extracted.records)
-    ctx.files.write_table("extracted_contacts", extracted.contacts)
-    ctx.files.write_document("extract", extracted.meta(window))
+        ctx.files.write_table("extracted_organizations", extracted.records)
+        ctx.files.write_table("extracted_contacts", extracted.contacts)
+        ctx.files.write_document("extract", extracted.meta(window))
     records, contacts = extracted.records, extracted.contacts
     log.info("extracted %d %s and %d contacts", records.num_rows, ctx.entity, contacts.num_rows)
 
@@ -192,8 +196,8 @@ def load(ctx: RunContext) -> None:
     from ml_connector.load.inputs import TRANSFORMED
     from ml_connector.load.run import run_load
 
-    tables = {kind: ctx.files.read_table(table) for kind, table in TRANSFORMED.items()}
     with audited(ctx) as audit, ExitStack() as stack:
+        tables = {kind: ctx.files.read_table(table) for kind, table in TRANSFORMED.items()}
         hook = audit.spending(PipedriveHook(ctx.pipedrive_conn_id))
         stack.callback(hook.close)
         try:
@@ -262,11 +266,19 @@ def report(ctx: RunContext) -> dict[str, Any]:
             max_rejected_share=ctx.mapping.max_rejected_share,
         )
         run_row = record_run(ctx, audit.trail, loaded, meta.get("window"), problem)
-        alert_run(ctx, summary, plan, run_row)
-        compact_ledger(ctx)
+        housekeeping("alerts", partial(alert_run, ctx, summary, plan, run_row))
+        housekeeping("ledger compaction", partial(compact_ledger, ctx))
         if problem:
             raise RunIncomplete(problem)
     return figures
+
+
+def housekeeping(what: str, step: Callable[[], None]) -> None:
+    """Alerts and compaction must not turn the run's outcome into their own: a failure is logged."""
+    try:
+        step()
+    except Exception:
+        log.exception("%s failed in the report; the run's outcome stands", what)
 
 
 def record_run(
@@ -318,31 +330,40 @@ def alert_run(
 ) -> None:
     """The report's own alerts (:func:`ml_connector.alerts.run_alerts`): conflicts the last report did not
     see, a deferred run, the day's Pipedrive tokens (both DAGs) crossing the alert share of the budget."""
+    import pyarrow.compute as pc
+
     from ml_connector.alerts import RunFigures, run_alerts
     from ml_connector.alerts.send import send_alerts
     from ml_connector.audit import ledger
 
     conflicts = {str(row["key"]) for row in plan if row["action"] == "conflict"}
-    new = conflicts - ctx.state.read_conflicts(ctx.entity)
-    if not ctx.dry_run:
+    new: set[str] = set()
+    if not ctx.dry_run:  # a dry run's conflicts are the next real run's to announce
+        new = conflicts - ctx.state.read_conflicts(ctx.entity)
         ctx.state.write_conflicts(ctx.entity, conflicts)
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    rows = ledger.read_ledger(ctx.area, since=today)
-    spent_today = int(rows.loc[rows["kind"] == "task", "tokens"].fillna(0).sum())
+    rows = ledger.read_ledger(ctx.area, since=today, where=pc.field("kind") == "task")
+    spent_today = int(rows["tokens"].fillna(0).sum())
+    # Crossed today and not yet told today (by either DAG): also a crossing by a run that never reported.
+    told = ctx.state.read_token_alert_day() == today.date()
     figures = RunFigures(
         dag_id=ctx.dag_id,
         run_id=ctx.run_id,
         entity=ctx.entity,
         summary=summary,
         new_conflict_keys=sorted(new),
-        tokens_today_before=spent_today - int(run_row["tokens"] or 0),
+        tokens_today_before=spent_today if told else 0,
         tokens_today_after=spent_today,
         daily_budget=run_row["daily_budget"],
         link=run_link(ctx),
     )
-    failed = send_alerts(ctx.mapping.alerts, run_alerts(figures, ctx.mapping.alerts))
-    for problem in failed:
+    sent = set(ctx.files.read_document("alerts_sent", default=[]) or [])
+    alerts = [a for a in run_alerts(figures, ctx.mapping.alerts) if a.cause not in sent]
+    for problem in send_alerts(ctx.mapping.alerts, alerts):
         log.error("alert not delivered: %s", problem)
+    ctx.files.write_document("alerts_sent", sorted(sent | {a.cause for a in alerts}))
+    if any(a.cause == "token_share" for a in alerts):
+        ctx.state.write_token_alert_day(today.date())
 
 
 def run_link(ctx: RunContext) -> str | None:

@@ -146,7 +146,8 @@ class PipedriveHook(SessionHook[_Session]):
         """The request auth, a fingerprint of the credential, and where calls go."""
         if config.auth_kind == "api_token":
             assert config.api_token is not None  # the config validator guarantees it
-            token = config.api_token.get_secret_value()
+            # pasted with a space or a newline, it would fail as a header and requests would echo it
+            token = config.api_token.get_secret_value().strip()
             return HeaderAuth("x-api-token", token), credential_fingerprint(token), lambda: config.base_url
         assert config.client_id and config.client_secret is not None and config.refresh_token is not None
         refresh_token = config.refresh_token.get_secret_value()

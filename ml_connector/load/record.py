@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ml_connector.audit import AuditTrail, LoadSummary
+from ml_connector.audit import AuditTrail, LoadSummary, ledger
 from ml_connector.http.errors import BudgetExhausted
 from ml_connector.load.inputs import Rejected
 from ml_connector.load.plan import ORG_ID, WRITE_ACTIONS, PlannedOp, Row
@@ -20,6 +20,8 @@ from ml_connector.vocabulary import PLURAL, RecordKind
 
 log = logging.getLogger(__name__)
 
+# How a write of another, unfinished load is recorded by the load that replays its journal.
+FOREIGN_REPLAY = "written by the unfinished load"
 # Outcomes that keep a row for the next run.
 CARRIED = frozenset({"deferred", "failed", "conflict"})
 
@@ -91,6 +93,8 @@ class LoadRecord:
         """Writes an earlier attempt of this load recorded in its ledger file before it failed: counted in
         this summary, and their keys are not recorded again as unchanged (the ledger keeps the rows)."""
         for row in rows:
+            if str(row["reason"] or "").startswith(FOREIGN_REPLAY):
+                continue  # another run's write, recorded here from its journal: not this run's count
             kind, key, action = row["kind"], row["key"], row["action"]
             with self._lock:
                 if (kind, key) in self._resumed:
@@ -102,10 +106,17 @@ class LoadRecord:
     def replayed(self, entries: Iterable[JournalEntry], run_id: str) -> None:
         """Writes of killed loads, from their journals: recorded here once (the killed load never wrote its
         ledger), and counted in this summary when they belong to this run."""
+        recorded: dict[str, set[tuple[str, str, str]]] = {}
         for entry in entries:
             ours = entry.run_id == run_id
             if ours and (entry.kind, entry.key) in self._earlier:
                 continue  # the earlier attempt's ledger file already has it
+            if not ours:
+                if entry.run_id not in recorded:  # that load wrote its ledger, then died before closing
+                    rows = ledger.earlier_rows(self.audit.area, self.audit.entity, entry.run_id, "load")
+                    recorded[entry.run_id] = {(r["kind"], r["key"], r["action"]) for r in rows}
+                if (entry.kind, entry.key, entry.action) in recorded[entry.run_id]:
+                    continue
             if ours:
                 self._resumed.add((entry.kind, entry.key))
                 self.summary.count(entry.kind, entry.action)
@@ -117,7 +128,7 @@ class LoadRecord:
                 fields=[f for f in entry.values if f != ORG_ID],
                 reason="written by an earlier attempt of this run (journal)"
                 if ours
-                else f"written by the unfinished load {entry.run_id} (journal)",
+                else f"{FOREIGN_REPLAY} {entry.run_id} (journal)",
                 tokens=write_cost(entry.kind, entry.action),
             )
 

@@ -12,6 +12,7 @@ file                        what                                                
 ``rejected.parquet``        records set aside, with the reason                          transform
 ``plan.parquet``            what the load did (or, on a dry run, would do) per record   load
 ``summary.json``            the load's counts                                           load
+``alerts_sent.json``        the causes the report alerted on (a retried report repeats none)  report
 ==========================  ==========================================================  =================
 
 State, under ``state/`` (outlives runs): ``<entity>/watermark.json``, ``suppliers/org_aliases.json``,
@@ -25,7 +26,7 @@ is :class:`ml_connector.staging.StagingArea`'s.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 import pyarrow as pa
@@ -42,7 +43,7 @@ RunTable = Literal[
     "rejected",
     "plan",
 ]
-RunDocument = Literal["fields", "extract", "summary"]
+RunDocument = Literal["fields", "extract", "summary", "alerts_sent"]
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,17 @@ class StateFiles:
 
     def write_conflicts(self, entity: str, keys: set[str]) -> None:
         self.area.write_json(self.area.state_path(entity, "conflicts.json"), sorted(keys))
+
+    def read_token_alert_day(self) -> date | None:
+        """The UTC day a token-share alert was last sent (one a day, for both DAGs: the budget is shared)."""
+        value = (self.area.read_json(self._token_alert_path(), default={}) or {}).get("day")
+        return date.fromisoformat(value) if value else None
+
+    def write_token_alert_day(self, day: date) -> None:
+        self.area.write_json(self._token_alert_path(), {"day": day.isoformat()})
+
+    def _token_alert_path(self) -> ObjectStoragePath:
+        return self.area.state_path("alerts", "token_share.json")
 
     def lease_dir(self, name: str) -> ObjectStoragePath:
         """The epochs and heartbeats of one lease (:mod:`ml_connector.load.lease`)."""

@@ -9,8 +9,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pandas as pd
+import pyarrow.compute as pc
 
-from ml_connector.audit.ledger import read_ledger
+from ml_connector.audit.ledger import RECORD_KINDS, read_ledger
 from ml_connector.audit.query import COUNT_NAMES, NO_REPORT, details_of, record_history
 from ml_connector.staging.area import StagingArea
 from ml_connector.ui.access import dag_id_of
@@ -78,8 +79,8 @@ class HistoryRow:
 def recent_runs(area: StagingArea, entity: str, *, limit: int = RECENT_RUNS) -> list[RunRow]:
     """The ``limit`` runs of ``entity``'s DAG that started last, newest first."""
     dag_id = dag_id_of(entity)
-    rows = read_ledger(area, entity=entity)
-    rows = rows[rows["dag_id"] == dag_id]
+    not_records = ~pc.field("kind").isin(list(RECORD_KINDS))
+    rows = read_ledger(area, entity=entity, where=not_records & (pc.field("dag_id") == dag_id))
     runs = rows[rows["kind"].isin(("task", "run")) & rows["run_id"].notna()]
     if runs.empty:
         return []

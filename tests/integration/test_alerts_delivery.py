@@ -378,3 +378,64 @@ def test_a_dag_run_with_a_wrong_api_token_alerts_both_channels(
     _assert_no_secret(inbox.raw(), *webhook.texts())
     assert real_token not in inbox.raw() + "".join(webhook.texts())
     shutil.rmtree(tmp_path / "staging", ignore_errors=True)
+
+
+def _report_context(tmp_path: Path, settings: AlertSettings, run_id: str) -> Any:
+    from datetime import UTC, datetime
+
+    from ml_connector.dag.context import RunContext
+    from ml_connector.mapping import load_mapping
+    from ml_connector.staging.area import StagingArea
+
+    mapping = load_mapping(Path(__file__).resolve().parents[2] / "include" / "mappings" / "customers.yaml")
+    return RunContext(
+        dag_id="workday_customers_to_pipedrive",
+        run_id=run_id,
+        mapping=mapping.model_copy(update={"alerts": settings}),
+        area=StagingArea(f"file://{tmp_path / 'staging'}"),
+        mode="incremental",
+        dry_run=False,
+        updated_from=None,
+        updated_to=None,
+        interval_start=None,
+        interval_end=None,
+        run_after=datetime.now(UTC),
+        task_id="report",
+    )
+
+
+def test_the_report_alerts_once_per_run_and_cause_and_the_token_share_once_a_day(
+    channels: AlertSettings, webhook: _Hook, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    from ml_connector.audit import ledger
+    from ml_connector.dag import tasks
+
+    settings = channels.model_copy(update={"email": None, "token_share": 0.5})
+    first = _report_context(tmp_path, settings, "r1")
+    spent = {"ts": datetime.now(UTC), "run_id": "r1", "kind": "task", "key": "load", "action": "success"}
+    ledger.write_part(
+        first.area, entity="customers", run_id="r1", task_id="load", rows=[{**spent, "tokens": 900}]
+    )
+    deferred = {
+        "organizations": {"deferred": 3},
+        "persons": {},
+        "budget_exhausted": True,
+        "deferred_run": True,
+    }
+    plan = [{"key": "CUS-000007", "action": "conflict"}]
+    run_row = {"tokens": 900, "daily_budget": 1000}
+
+    tasks.alert_run(first, deferred, plan, run_row)
+    sent = list(webhook.texts())
+    assert len(sent) == 3
+    assert ["new conflict" in sent[0], "budget reserve" in sent[1], "passed 50%" in sent[2]] == [True] * 3
+    tasks.alert_run(first, deferred, plan, run_row)  # the report retried: nothing again
+    assert webhook.texts() == sent
+
+    # the next run of the day: the same conflict is not new, the day's share was told already
+    second = _report_context(tmp_path, settings, "r2")
+    quiet = {"organizations": {}, "persons": {}, "budget_exhausted": False, "deferred_run": False}
+    tasks.alert_run(second, quiet, plan, {"tokens": 50, "daily_budget": 1000})
+    assert webhook.texts() == sent

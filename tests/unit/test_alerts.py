@@ -23,13 +23,13 @@ from ml_connector.alerts.notifiers import (
     failure_callbacks,
     webhook_url,
 )
-from ml_connector.alerts.scrub import scrub
 from ml_connector.alerts.send import send_alerts
 from ml_connector.alerts.settings import AlertSettings, WebhookSettings
 from ml_connector.audit import RunIncomplete
 from ml_connector.credentials.oauth import TokenRejected
 from ml_connector.http.errors import CredentialRejected, RetriesExhausted, TransientError
 from ml_connector.mapping import MappingError, parse_mapping
+from ml_connector.scrub import scrub
 
 ROOT = Path(__file__).resolve().parents[2]
 MAPPINGS = ROOT / "include" / "mappings"

@@ -200,3 +200,36 @@ def test_compaction_folds_old_days_into_monthly_files_and_drops_rows_past_retent
     # again: nothing more to fold, nothing lost
     assert ledger.compact(area, "customers", retention_days=40, compact_after_days=7, now=now) == (0, 0)
     assert len(ledger.read_ledger(area)) == len(after)
+
+
+def test_a_reason_that_echoes_a_credential_is_scrubbed_before_it_is_kept(area: StagingArea) -> None:
+    t = trail(area)
+    t.task("failed", reason="InvalidHeader: invalid header value b'x-api-token: Bearer abcdef0123456789'")
+    t.record(
+        "organization", "CUS-1", "failed", reason="POST https://h.example/v1/x?api_token=abc123456789: 500"
+    )
+    rows = ledger.read_file(area, t.flush()).to_pylist()
+    assert all("abcdef0123456789" not in r["reason"] and "abc123456789" not in r["reason"] for r in rows)
+    assert "InvalidHeader" in rows[0]["reason"] and "500" in rows[1]["reason"]
+
+
+def test_a_listener_that_fails_never_changes_the_call_that_emitted(caplog: pytest.LogCaptureFixture) -> None:
+    def broken(event: events.Event) -> None:
+        raise OSError("staging unreachable")
+
+    seen: list[events.Event] = []
+    with events.listening(broken), events.listening(seen.append):
+        events.emit(events.TokenRefresh("pipedrive", "pipedrive_default", "refreshed"))
+    assert len(seen) == 1 and "could not record TokenRefresh" in caplog.text
+
+
+def test_reading_with_a_filter_keeps_only_the_matching_rows(area: StagingArea) -> None:
+    t = trail(area)
+    for i in range(50):
+        t.record("organization", f"CUS-{i}", "unchanged", pipedrive_id=i)
+    t.task("success", tokens=3)
+    t.flush()
+    import pyarrow.compute as pc
+
+    tasks = ledger.read_ledger(area, where=pc.field("kind") == "task")
+    assert list(tasks["key"]) == ["load"] and list(tasks["tokens"]) == [3]

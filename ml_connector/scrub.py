@@ -1,4 +1,4 @@
-"""Taking secrets out of text before it leaves the process as an alert.
+"""Taking secrets out of text before it leaves the process: an alert, a ledger row.
 
 The product's errors carry no credential by design; this is the second line for text that is not the
 product's own (a library's exception, a server's answer echoed in one): known secrets, whatever Airflow's
@@ -14,9 +14,10 @@ from urllib.parse import quote
 MASK = "***"
 _NAMES = r"(?:api[_-]?token|api[_-]?key|access[_-]?token|refresh[_-]?token|client[_-]?secret|password|passwd|secret|token)"
 _PATTERNS = [
+    # first the scheme and its credential, or "token: Bearer x" would lose only the word Bearer
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), rf"\g<1> {MASK}"),
     # key=value and key: value, quoted or not (query strings, form bodies, JSON, repr of dicts)
     (re.compile(rf"(?i)([\"']?{_NAMES}[\"']?\s*[:=]\s*[\"']?)[^\"'\s&,;}}]+"), rf"\g<1>{MASK}"),
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), rf"\g<1> {MASK}"),
     (re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://)[^/\s:@]*:[^/\s@]*@"), rf"\g<1>{MASK}@"),  # user:password@
     (re.compile(r"(?i)(\bhttps?://[^\s?#'\"]+)\?[^\s'\")]*"), rf"\g<1>?{MASK}"),  # any query string
 ]
