@@ -1,7 +1,7 @@
 """A ledger with a realistic history, written the way the DAGs write it (one file per task of a run).
 
 Customer CUS-000042 (Pipedrive organization 1042) over five daily runs of the customers DAG: created,
-its payment terms changed, unchanged, made inactive, then rejected for an invalid e-mail address. The
+its payment terms changed, unchanged, made inactive, then rejected for an invalid email address. The
 run that changed the payment terms hit a rate limit. Around it, 1,200 other customers created and
 some updated each day, and two supplier runs (the last without its report yet).
 """
@@ -21,7 +21,8 @@ CUSTOMERS = "workday_customers_to_pipedrive"
 SUPPLIERS = "workday_suppliers_to_pipedrive"
 WID = "CUS-000042"
 PIPEDRIVE_ID = 1042
-REJECTED = "Workday customer CUS-000042: email 'billing@@acme-widgets.example' is not a valid e-mail address"
+# as the transform words it: what is wrong and what to do, never the value (it may be personal data)
+REJECTED = '"emails" is not a valid email address; correct it in Workday'
 # The record's rows, newest first, as the page lists them: (action, reason or the change shown).
 HISTORY = [
     ("rejected", REJECTED),
