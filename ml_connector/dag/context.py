@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,12 +36,12 @@ class RunContext:
     mapping: SyncMapping
     area: StagingArea
     mode: Mode
-    dry_run: bool
-    updated_from: str | None
-    updated_to: str | None
-    interval_start: datetime | None
-    interval_end: datetime | None
-    run_after: datetime
+    dry_run: bool = False
+    updated_from: str | None = None
+    updated_to: str | None = None
+    interval_start: datetime | None = None
+    interval_end: datetime | None = None
+    run_after: datetime = field(default_factory=lambda: datetime.now(UTC))
     run_type: str = "manual"
     repair_duplicates: bool = False
     workday_conn_id: str = "workday_default"

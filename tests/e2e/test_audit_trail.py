@@ -10,7 +10,6 @@ import subprocess
 import sys
 from collections import Counter
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -143,12 +142,6 @@ def test_a_load_retried_after_an_edge_block_leaves_one_row_per_record(world: Syn
         mapping=load_mapping(MAPPING),
         area=world.area,
         mode="full_refresh",
-        dry_run=False,
-        updated_from=None,
-        updated_to=None,
-        interval_start=None,
-        interval_end=None,
-        run_after=datetime.now(UTC),
         task_id="load",
         try_number=2,
     )

@@ -381,7 +381,6 @@ def test_a_dag_run_with_a_wrong_api_token_alerts_both_channels(
 
 
 def _report_context(tmp_path: Path, settings: AlertSettings, run_id: str) -> Any:
-    from datetime import UTC, datetime
 
     from ml_connector.dag.context import RunContext
     from ml_connector.mapping import load_mapping
@@ -394,12 +393,6 @@ def _report_context(tmp_path: Path, settings: AlertSettings, run_id: str) -> Any
         mapping=mapping.model_copy(update={"alerts": settings}),
         area=StagingArea(f"file://{tmp_path / 'staging'}"),
         mode="incremental",
-        dry_run=False,
-        updated_from=None,
-        updated_to=None,
-        interval_start=None,
-        interval_end=None,
-        run_after=datetime.now(UTC),
         task_id="report",
     )
 

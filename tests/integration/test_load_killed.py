@@ -48,11 +48,6 @@ def _context(area: StagingArea) -> RunContext:
         mapping=load_mapping(ROOT / "include" / "mappings" / "customers.yaml"),
         area=area,
         mode="full_refresh",
-        dry_run=False,
-        updated_from=None,
-        updated_to=None,
-        interval_start=None,
-        interval_end=None,
         run_after=datetime(2026, 11, 27, tzinfo=UTC),
     )
 
