@@ -80,6 +80,7 @@ ACTIONS["person"] = ACTIONS["organization"]
 WRITES = frozenset({"create", "update", "merge", "adopted"})
 EVENTS = frozenset({"rate_limit", "token_refresh"})
 
+COMPACT_AFTER_DAYS = 7  # per-task files of older days are folded into one file per month
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MONTH = re.compile(r"^month-(\d{4}-\d{2})\.parquet$")
 
@@ -252,6 +253,46 @@ def earlier_rows(area: StagingArea, entity: str, run_id: str, task_id: str) -> l
     return list(rows.values())
 
 
+def folded_rows(
+    area: StagingArea, entity: str, run_id: str, task_id: str | None, run_started: datetime
+) -> list[dict[str, Any]]:
+    """What one task of a run (every task: ``task_id`` None) left in the monthly files: its part was
+    compacted before this retry (a task cleared more than a week after its run). None when the run is
+    too recent to have been compacted."""
+    if run_started > datetime.now(UTC) - timedelta(days=COMPACT_AFTER_DAYS - 1):
+        return []
+    first = run_started.strftime("%Y-%m")
+    mine = pc.field("run_id") == run_id
+    if task_id is not None:
+        mine = mine & (pc.field("task_id") == task_id)
+    rows: list[dict[str, Any]] = []
+    for month, path in month_files(area, entity).items():
+        if month >= first:
+            rows += read_file(area, path).filter(mine).to_pylist()
+    return rows
+
+
+def drop_folded(area: StagingArea, entity: str, run_id: str, task_id: str, run_started: datetime) -> int:
+    """Remove one task's rows from the monthly files, once its retry has written them anew; call it
+    under the ledger's lease (compaction rewrites the same files). Returns the rows removed."""
+    first = run_started.strftime("%Y-%m")
+    mine = (pc.field("run_id") == run_id) & (pc.field("task_id") == task_id)
+    removed = 0
+    for month, path in month_files(area, entity).items():
+        if month < first:
+            continue
+        table = read_file(area, path)
+        kept = table.filter(~mine)
+        if kept.num_rows == table.num_rows:
+            continue
+        removed += table.num_rows - kept.num_rows
+        if kept.num_rows:
+            area.write_table(path, kept)
+        else:
+            area.delete(path)
+    return removed
+
+
 def run_rows(area: StagingArea, entity: str, run_id: str) -> list[dict[str, Any]]:
     """Every row the tasks of one run wrote so far (not yet compacted)."""
     prefix = f"{safe_segment(run_id)}--"
@@ -268,7 +309,7 @@ def compact(
     entity: str,
     *,
     retention_days: int,
-    compact_after_days: int = 7,
+    compact_after_days: int = COMPACT_AFTER_DAYS,
     now: datetime | None = None,
 ) -> tuple[int, int]:
     """Fold the per-task files of days older than ``compact_after_days`` into one file per month and drop

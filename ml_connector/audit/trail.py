@@ -62,6 +62,7 @@ class AuditTrail:
         task_id: str = "load",
         try_number: int = 1,
         mapping_hash: str = "",
+        run_started: datetime | None = None,
     ) -> None:
         self.area = area
         self.dag_id = dag_id
@@ -74,6 +75,8 @@ class AuditTrail:
         self._rows: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._earlier: list[dict[str, Any]] | None = None
+        self.run_started = run_started
+        self.folded = False  # earlier rows came from the monthly files: drop them there after the flush
 
     @property
     def rows(self) -> list[dict[str, Any]]:
@@ -204,6 +207,11 @@ class AuditTrail:
         its own first flush, not an earlier attempt's rows."""
         if self._earlier is None:
             self._earlier = ledger.earlier_rows(self.area, self.entity, self.run_id, self.task_id)
+            if not self._earlier and self.try_number > 1 and self.run_started is not None:
+                self._earlier = ledger.folded_rows(
+                    self.area, self.entity, self.run_id, self.task_id, self.run_started
+                )
+                self.folded = bool(self._earlier)
         return self._earlier
 
     def earlier_writes(self) -> list[dict[str, Any]]:

@@ -113,6 +113,7 @@ class RunContext:
             task_id=self.task_id or "task",
             try_number=self.try_number,
             mapping_hash=self.mapping_hash,
+            run_started=self.run_after,
         )
 
     def watermark(self) -> datetime | None:

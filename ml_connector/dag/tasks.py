@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from ml_connector.hooks.pipedrive import PipedriveHook
 
 log = logging.getLogger("ml_connector.sync")
-LEDGER_COMPACT_AFTER_DAYS = 7  # per-task files of older days are folded into one file per month
 
 
 # -- every task: its ledger rows -------------------------------------------------------------------------
@@ -54,6 +53,19 @@ class TaskAudit:
             started=self.started,
         )
         self.trail.flush()
+        if self.trail.folded:  # the rows it replaces were compacted: take them out of the month files
+            drop_folded_rows(self.trail)
+
+
+def drop_folded_rows(trail: AuditTrail) -> None:
+    """A task retried after its run's ledger files were compacted has written its rows anew: remove the
+    earlier ones from the monthly files, under the ledger's lease (compaction rewrites them too)."""
+    from ml_connector.audit import ledger
+    from ml_connector.load import lease
+
+    assert trail.run_started is not None
+    with lease.lease(trail.area, f"ledger-{trail.entity}", f"retry of {trail.task_id} of {trail.run_id}"):
+        ledger.drop_folded(trail.area, trail.entity, trail.run_id, trail.task_id, trail.run_started)
 
 
 @contextmanager
@@ -288,7 +300,9 @@ def record_run(
     ``task`` rows), the daily tokens left and how long it took."""
     from ml_connector.audit import ledger
 
-    tasks = [r for r in ledger.run_rows(ctx.area, ctx.entity, ctx.run_id) if r["kind"] == "task"]
+    rows = ledger.run_rows(ctx.area, ctx.entity, ctx.run_id)
+    rows += ledger.folded_rows(ctx.area, ctx.entity, ctx.run_id, None, ctx.run_after)
+    tasks = [r for r in rows if r["kind"] == "task"]
     latest: dict[str, dict[str, Any]] = {}
     for row in sorted(tasks, key=lambda r: r["ts"]):
         latest[f"{row['task_id']}:{row['try_number']}"] = row
@@ -392,7 +406,6 @@ def compact_ledger(ctx: RunContext) -> None:
                 ctx.area,
                 ctx.entity,
                 retention_days=ctx.mapping.ledger_retention_days,
-                compact_after_days=LEDGER_COMPACT_AFTER_DAYS,
             )
     except ConnectorError as exc:
         log.warning("ledger compaction postponed to the next run: %s", exc)

@@ -233,3 +233,74 @@ def test_reading_with_a_filter_keeps_only_the_matching_rows(area: StagingArea) -
 
     tasks = ledger.read_ledger(area, where=pc.field("kind") == "task")
     assert list(tasks["key"]) == ["load"] and list(tasks["tokens"]) == [3]
+
+
+def test_a_task_retried_after_its_run_was_compacted_replaces_its_rows_in_the_month_file(
+    area: StagingArea,
+) -> None:
+    started = datetime.now(UTC) - timedelta(days=30)
+    first = trail(area, try_number=1)
+    first.record("organization", "CUS-1", "create", pipedrive_id=1, tokens=5)
+    first.record("organization", "CUS-2", "failed", reason="HTTP 500", status=500)
+    first.task("failed", tokens=5)
+    for row in first.rows:
+        row["ts"] = started
+    old_part = ledger.part_path(area, "customers", started.date(), RUN, "load")
+    area.write_table(old_part, ledger.to_table(first.rows))
+    ledger.compact(area, "customers", retention_days=400)
+    assert list(ledger.day_parts(area, "customers")) == []  # folded into the month file
+
+    again = AuditTrail(
+        area,
+        dag_id="workday_customers_to_pipedrive",
+        run_id=RUN,
+        entity="customers",
+        try_number=2,
+        run_started=started,
+    )
+    assert [r["key"] for r in again.earlier_writes()] == ["CUS-1"] and again.folded
+    again.record("organization", "CUS-1", "unchanged", pipedrive_id=1)
+    again.record("organization", "CUS-2", "create", pipedrive_id=2, tokens=5)
+    again.task("success", tokens=5)
+    again.flush()
+    assert ledger.drop_folded(area, "customers", RUN, "load", started) == 3
+
+    rows = ledger.read_ledger(area)
+    assert sorted(zip(rows["key"], rows["action"], rows["try_number"], strict=True)) == [
+        ("CUS-1", "create", 1),
+        ("CUS-2", "create", 2),
+        ("load", "failed", 1),
+        ("load", "success", 2),
+    ]
+
+
+def test_the_task_wrapper_takes_a_compacted_run_s_rows_out_of_the_month_file(area: StagingArea) -> None:
+    from ml_connector.dag import tasks
+    from ml_connector.dag.context import RunContext
+    from ml_connector.mapping import load_mapping
+
+    started = datetime.now(UTC) - timedelta(days=40)
+    first = trail(area, task_id="report")
+    first.run("success", tokens=10, details={})
+    for row in first.rows:
+        row["ts"] = started
+    area.write_table(
+        ledger.part_path(area, "customers", started.date(), RUN, "report"), ledger.to_table(first.rows)
+    )
+    ledger.compact(area, "customers", retention_days=400)
+
+    mapping = load_mapping(Path(__file__).resolve().parents[2] / "include" / "mappings" / "customers.yaml")
+    ctx = RunContext(
+        dag_id="workday_customers_to_pipedrive",
+        run_id=RUN,
+        mapping=mapping,
+        area=area,
+        mode="incremental",
+        run_after=started,
+        task_id="report",
+        try_number=2,
+    )
+    with tasks.audited(ctx) as audit:
+        audit.trail.run("success", tokens=10, details={})
+    runs = ledger.read_ledger(area).query("kind == 'run'")
+    assert list(runs["try_number"]) == [2]  # the report retried weeks later: one run row, not two
