@@ -24,7 +24,7 @@ from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
-from support.cluster import AirflowCluster, wait_for
+from support.cluster import AirflowCluster, artifacts_dir, wait_for
 from support.sandbox import PipedriveApi
 from support.secrets import database_dump, file_texts, leaks
 from support.sync_world import SyncWorld
@@ -58,10 +58,7 @@ def sandbox() -> Iterator[RunningSandbox]:
 @pytest.fixture(scope="module")
 def home() -> Path:
     """Kept after the run (process logs, task logs, screenshots): CI keeps ``.artifacts/`` as artifacts."""
-    folder = Path(os.environ.get("ML_CONNECTOR_TEST_ARTIFACTS", ROOT / ".artifacts")) / "cluster"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    return folder
+    return artifacts_dir("cluster")
 
 
 @pytest.fixture(scope="module")

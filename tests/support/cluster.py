@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -37,6 +38,26 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def admin_sql(*statements: str) -> None:
+    """Run statements (CREATE/DROP DATABASE) on the local PostgreSQL server, outside a transaction."""
+    admin = psycopg2.connect(dbname="postgres", **PG)  # type: ignore[arg-type]
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement)
+    finally:
+        admin.close()
+
+
+def artifacts_dir(name: str) -> Path:
+    """``.artifacts/<name>/``, emptied: kept after the run (logs, screenshots) as CI artifacts."""
+    folder = Path(os.environ.get("ML_CONNECTOR_TEST_ARTIFACTS", ROOT / ".artifacts")) / name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
 
 
 def wait_for(what: str, check: Callable[[], Any], *, timeout: float, every: float = 1.0) -> Any:
@@ -133,12 +154,7 @@ class AirflowCluster:
         self.home.mkdir(parents=True, exist_ok=True)
         self.database = f"ml_connector_cluster_{os.getpid()}"
         self.redis_db = 8 + os.getpid() % 8
-        admin = psycopg2.connect(dbname="postgres", **PG)  # type: ignore[arg-type]
-        admin.autocommit = True
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{self.database}"')
-            cur.execute(f'CREATE DATABASE "{self.database}"')
-        admin.close()
+        admin_sql(f'DROP DATABASE IF EXISTS "{self.database}"', f'CREATE DATABASE "{self.database}"')
         redis.Redis(host="127.0.0.1", port=6379, db=self.redis_db).flushdb()
         self.cli("db", "migrate")
         self.cli("pools", "set", "workday_api", "1", "Workday API calls (ml-connector)")
@@ -194,11 +210,7 @@ class AirflowCluster:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
         if self.database:
-            admin = psycopg2.connect(dbname="postgres", **PG)  # type: ignore[arg-type]
-            admin.autocommit = True
-            with admin.cursor() as cur:
-                cur.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
-            admin.close()
+            admin_sql(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
         redis.Redis(host="127.0.0.1", port=6379, db=self.redis_db).flushdb()
 
     # -- driving it --------------------------------------------------------------------------------------

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import psycopg2
 import pytest
 import requests
 from cryptography.fernet import Fernet
@@ -30,7 +29,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
-from support.cluster import BIN, PG, ROOT, free_port, wait_for
+from support.cluster import BIN, ROOT, admin_sql, artifacts_dir, free_port, wait_for
 
 from ml_connector.staging.area import StagingArea
 from ml_connector.ui.plugin import NAV_ROUTE, URL_PREFIX
@@ -57,18 +56,7 @@ class ApiServer:
 @pytest.fixture(scope="module")
 def artifacts() -> Path:
     """Kept after the run (the screenshot, the server's log): CI keeps ``.artifacts/`` as artifacts."""
-    folder = Path(os.environ.get("ML_CONNECTOR_TEST_ARTIFACTS", ROOT / ".artifacts")) / "ui"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    return folder
-
-
-def _admin(sql: str) -> None:
-    admin = psycopg2.connect(dbname="postgres", **PG)  # type: ignore[arg-type]
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(sql)
-    admin.close()
+    return artifacts_dir("ui")
 
 
 @pytest.fixture(scope="module")
@@ -98,8 +86,8 @@ def server(artifacts: Path) -> Iterator[ApiServer]:
             "ML_CONNECTOR_STAGING_ROOT": str(ledger.area.root),
         }
     )
-    _admin(f'DROP DATABASE IF EXISTS "{database}"')
-    _admin(f'CREATE DATABASE "{database}"')
+    admin_sql(f'DROP DATABASE IF EXISTS "{database}"')
+    admin_sql(f'CREATE DATABASE "{database}"')
     process: subprocess.Popen[bytes] | None = None
     try:
         migrate = subprocess.run(
@@ -139,7 +127,7 @@ def server(artifacts: Path) -> Iterator[ApiServer]:
         if process is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)  # anything it left behind in its group
-        _admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        admin_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 @pytest.fixture()
