@@ -162,14 +162,11 @@ def extract(ctx: RunContext) -> None:
     hook = WorkdayHook(ctx.workday_conn_id)
     with audited(ctx):
         try:
-            extracted = read_window(hook, ctx.entity, window)
+            extracted = read_window(hook, ctx.entity, window, ctx.files)
         finally:
             hook.close()
-        ctx.files.write_table("extracted_organizations", extracted.records)
-        ctx.files.write_table("extracted_contacts", extracted.contacts)
         ctx.files.write_document("extract", extracted.meta(window))
-    records, contacts = extracted.records, extracted.contacts
-    log.info("extracted %d %s and %d contacts", records.num_rows, ctx.entity, contacts.num_rows)
+    log.info("extracted %d %s and %d contacts", extracted.records, ctx.entity, extracted.contacts)
 
 
 # -- transform -----------------------------------------------------------------------------------------------
@@ -182,8 +179,8 @@ def transform(ctx: RunContext) -> None:
         aliases = ctx.state.read_org_aliases()
         result = run_transform(
             ctx.mapping,
-            ctx.files.read_table("extracted_organizations"),
-            ctx.files.read_table("extracted_contacts"),
+            ctx.files.iter_batches("extracted_organizations"),
+            ctx.files.iter_batches("extracted_contacts"),
             aliases,
         )
         ctx.files.write_table("transformed_organizations", result.organizations)

@@ -14,12 +14,13 @@ is all-or-nothing.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
+import tempfile
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,9 +29,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from airflow.sdk import ObjectStoragePath
 
-from ml_connector.staging.atomic import atomic_write, exclusive_create
+from ml_connector.staging.atomic import atomic_output, atomic_write, exclusive_create
 
 ROOT_ENV = "ML_CONNECTOR_STAGING_ROOT"
+# Rows a streamed read hands over at once: a few MB of Workday JSON, whatever the tenant's size.
+BATCH_ROWS = 2_000
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=-]+")
 
 
@@ -100,16 +103,54 @@ class StagingArea:
         return sorted(p.name for p in folder.iterdir() if p.is_file())
 
     def write_table(self, path: ObjectStoragePath, table: pa.Table) -> None:
-        buffer = io.BytesIO()
-        pq.write_table(table, buffer, compression="zstd")
-        self.write_bytes(path, buffer.getvalue())
+        with self.table_writer(path, table.schema) as writer:
+            writer.write_table(table)
 
-    def read_table(self, path: ObjectStoragePath) -> pa.Table:
+    @contextmanager
+    def table_writer(self, path: ObjectStoragePath, schema: pa.Schema) -> Iterator[pq.ParquetWriter]:
+        """A Parquet writer for ``path``, one row group per ``write_table`` call, so a task can stream what
+        it reads instead of holding it. The file appears complete or not at all: locally it is renamed
+        into place at the end; for an object store it is spooled to a local file and uploaded in one PUT.
+        """
+        if path.protocol in ("file", "local", ""):
+            with atomic_output(Path(str(path.path))) as tmp, _parquet_writer(tmp, schema) as writer:
+                yield writer
+            return
+        with tempfile.TemporaryDirectory(prefix="ml-connector-") as spool:
+            tmp = Path(spool) / path.name
+            with _parquet_writer(tmp, schema) as writer:
+                yield writer
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.fs.put_file(str(tmp), str(path.path))
+
+    def read_table(self, path: ObjectStoragePath, columns: list[str] | None = None) -> pa.Table:
+        with self._parquet_file(path) as parquet:
+            return parquet.read(columns=columns)
+
+    def iter_batches(
+        self, path: ObjectStoragePath, *, batch_size: int = BATCH_ROWS, columns: list[str] | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        """A staged table a batch at a time: what a task holds is one batch, whatever the file's size."""
+        with self._parquet_file(path) as parquet:
+            yield from parquet.iter_batches(batch_size=batch_size, columns=columns)
+
+    def count_rows(self, path: ObjectStoragePath) -> int:
+        """The rows of a staged table, from its footer (nothing else is read)."""
+        with self._parquet_file(path) as parquet:
+            return int(parquet.metadata.num_rows)
+
+    @contextmanager
+    def _parquet_file(self, path: ObjectStoragePath) -> Iterator[pq.ParquetFile]:
         if not path.exists():
             raise FileNotFoundError(
                 f"staged file {path} does not exist: run the task that produces it first (clear upstream tasks)"
             )
-        return pq.read_table(io.BytesIO(path.read_bytes()))
+        if path.protocol in ("file", "local", ""):
+            with pq.ParquetFile(str(path.path)) as parquet:
+                yield parquet
+            return
+        with path.fs.open(str(path.path), "rb") as handle, pq.ParquetFile(handle) as parquet:
+            yield parquet
 
     def write_json(self, path: ObjectStoragePath, value: Any) -> None:
         self.write_bytes(path, json.dumps(value, sort_keys=True, default=str).encode())
@@ -175,6 +216,10 @@ class StagingArea:
                 run_dir.fs.rm(str(run_dir.path), recursive=True)
                 removed.append(str(run_dir))
         return removed
+
+
+def _parquet_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
+    return pq.ParquetWriter(str(path), schema, compression="zstd")
 
 
 def _modified(path: ObjectStoragePath) -> datetime:

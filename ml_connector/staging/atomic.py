@@ -34,21 +34,45 @@ def exclusive_create(path: Path, data: bytes, *, mode: int = 0o644) -> bool:
 
 
 @contextlib.contextmanager
-def _complete_copy(path: Path, data: bytes, mode: int) -> Iterator[str]:
+def atomic_output(path: Path, *, mode: int = 0o644) -> Iterator[Path]:
+    """A temporary file beside ``path`` for the caller to fill (a streamed Parquet file, say); when the
+    block ends without error it is fsynced and renamed over ``path``, otherwise removed."""
+    with _temporary_beside(path) as tmp:
+        yield tmp
+        _make_durable(tmp, mode)
+        os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+@contextlib.contextmanager
+def _complete_copy(path: Path, data: bytes, mode: int) -> Iterator[Path]:
     """A temporary file beside ``path`` holding ``data``, written and fsynced; removed afterwards
     (once renamed over ``path`` there is nothing left to remove)."""
+    with _temporary_beside(path) as tmp:
+        tmp.write_bytes(data)
+        _make_durable(tmp, mode)
+        yield tmp
+
+
+@contextlib.contextmanager
+def _temporary_beside(path: Path) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fchmod(handle.fileno(), mode)
-            os.fsync(handle.fileno())
-        yield tmp
+        yield Path(tmp)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+
+def _make_durable(tmp: Path, mode: int) -> None:
+    os.chmod(tmp, mode)
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def fsync_dir(directory: Path) -> None:

@@ -25,11 +25,14 @@ is :class:`ml_connector.staging.StagingArea`'s.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 from airflow.sdk import ObjectStoragePath
 
 from ml_connector.staging.area import StagingArea, safe_segment
@@ -65,6 +68,16 @@ class RunFiles:
 
     def write_table(self, name: RunTable, table: pa.Table) -> None:
         self.area.write_table(self.table_path(name), table)
+
+    def table_writer(self, name: RunTable, schema: pa.Schema) -> AbstractContextManager[pq.ParquetWriter]:
+        """Stream ``name`` a row group at a time (:meth:`StagingArea.table_writer`)."""
+        return self.area.table_writer(self.table_path(name), schema)
+
+    def iter_batches(self, name: RunTable, *, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+        return self.area.iter_batches(self.table_path(name), columns=columns)
+
+    def count_rows(self, name: RunTable) -> int:
+        return self.area.count_rows(self.table_path(name))
 
     def document_path(self, name: RunDocument) -> ObjectStoragePath:
         return self.area.run_dir(self.dag_id, self.run_id) / f"{name}.json"

@@ -45,6 +45,21 @@ def test_tables_round_trip_and_writes_replace_without_leftovers(area: StagingAre
     assert leftovers == []
 
 
+def test_a_streamed_table_appears_whole_or_not_at_all(area: StagingArea, tmp_path: Path) -> None:
+    path = area.stage_path("d", "r", "extracted")
+    schema = pa.schema([("key", pa.string())])
+    with area.table_writer(path, schema) as writer:
+        for start in range(0, 10, 4):
+            writer.write_table(pa.table({"key": [f"K{i}" for i in range(start, min(start + 4, 10))]}))
+    assert area.count_rows(path) == 10
+    assert [b.num_rows for b in area.iter_batches(path, batch_size=3)] == [3, 3, 3, 1]
+    with pytest.raises(RuntimeError, match="page 3 failed"), area.table_writer(path, schema) as writer:
+        writer.write_table(pa.table({"key": ["new"]}))
+        raise RuntimeError("page 3 failed")
+    assert area.read_table(path).column("key").to_pylist() == [f"K{i}" for i in range(10)]
+    assert [p.name for p in (tmp_path / "runs" / "d" / "r").iterdir()] == ["extracted.parquet"]
+
+
 def test_missing_input_names_the_file_and_the_fix(area: StagingArea) -> None:
     with pytest.raises(FileNotFoundError, match="clear upstream tasks"):
         area.read_table(area.stage_path("d", "r", "transformed"))
