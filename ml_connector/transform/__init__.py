@@ -20,13 +20,15 @@ that organization exists in Pipedrive.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import ValidationError
 
 from ml_connector.mapping import SyncMapping
@@ -34,7 +36,6 @@ from ml_connector.models.workday import WorkdayContact, WorkdayCustomer, Workday
 from ml_connector.staging.canonical import canonical_json
 from ml_connector.transform.values import map_values
 from ml_connector.transform.views import (
-    Organization,
     clean,
     organization_key,
     organization_view,
@@ -76,6 +77,18 @@ REJECTED_SCHEMA = pa.schema(
 )
 
 
+# The working tables carry each candidate row with what decides between duplicates: a record read twice
+# keeps the last one read (its row or its rejection), decided once every batch has been read.
+_REJECTION = pa.field("rejection", pa.string())  # the rejected row as JSON, when mapping failed
+_ORG_WORK_SCHEMA = ORGANIZATIONS_SCHEMA.append(pa.field("wid", pa.string())).append(_REJECTION)
+_PERSON_WORK_SCHEMA = PERSONS_SCHEMA.append(_REJECTION)
+
+# Rows taken at once when the candidates become the output.
+SETTLE_ROWS = 20_000
+
+Staged: TypeAlias = pa.Table | Iterable[pa.RecordBatch]
+
+
 @dataclass(frozen=True)
 class TransformResult:
     organizations: pa.Table  # staging step transformed_organizations
@@ -96,66 +109,114 @@ class _Rejections:
     def add(
         self, entity: RecordKind, key: str, problems: list[tuple[str, str]], record: str, ids: str
     ) -> None:
-        """One row per record (so counts are per record): every failing field, every fix."""
-        fields = ",".join(dict.fromkeys(f for f, _ in problems))
-        reasons = " ".join(f"{entity.capitalize()} {key} ({record}): {reason}." for _, reason in problems)
-        self.rows.append(
-            {"entity": entity, "key": key, "field": fields, "reason": reasons, "source_ids": ids}
-        )
+        self.rows.append(rejection(entity, key, problems, record, ids))
+
+
+def rejection(
+    entity: RecordKind, key: str, problems: list[tuple[str, str]], record: str, ids: str
+) -> dict[str, str]:
+    """One row per record (so counts are per record): every failing field, every fix."""
+    fields = ",".join(dict.fromkeys(f for f, _ in problems))
+    reasons = " ".join(f"{entity.capitalize()} {key} ({record}): {reason}." for _, reason in problems)
+    return {"entity": entity, "key": key, "field": fields, "reason": reasons, "source_ids": ids}
 
 
 def transform(
-    mapping: SyncMapping, organizations: pa.Table, contacts: pa.Table, org_aliases: dict[str, str]
+    mapping: SyncMapping, organizations: Staged, contacts: Staged, org_aliases: dict[str, str]
 ) -> TransformResult:
     """Rebuild the extracted records, map and validate them; see the module docstring for the rules.
 
     ``organizations`` and ``contacts`` are the extract step's tables (``record_key``, ``payload``,
-    ``kind``); ``org_aliases`` the map persisted by the previous run (empty on the first).
+    ``kind``), whole or as a stream of record batches: what is held at once is one batch of Workday
+    JSON and the compact mapped rows. ``org_aliases`` is the map persisted by the previous run (empty
+    on the first).
     """
     rejected = _Rejections()
     spec = ENTITIES[mapping.entity]
     aliases = dict(org_aliases)
-    orgs = _organizations(organizations, spec.noun, rejected, aliases if spec.keys_by_alias else None)
-
-    org_rows = []
-    for key in sorted(orgs):
-        record = orgs[key]
-        ids = source_ids(record)
-        values, problems = map_values(mapping.organization, organization_view(record), spec.noun)
-        if problems:
-            rejected.add("organization", key, problems, f"{spec.noun} {record.workday_id}", ids)
-            continue
-        name = str(values.get("name"))
-        org_rows.append(
-            {
-                "key": key,
-                "name": name,
-                "values": canonical_json(values),
-                "content_hash": content_hash(name, values),
-                "active": record.active is not False,
-                "source_ids": ids,
-            }
+    org_work = _Candidates(_ORG_WORK_SCHEMA)
+    for batch in _batches(organizations):
+        org_work.extend(
+            _organization_rows(mapping, batch, spec, rejected, aliases if spec.keys_by_alias else None)
         )
-
-    person_rows = _persons(mapping, contacts, orgs, aliases, rejected)
+    org_table, by_wid = org_work.settle("organization", ORGANIZATIONS_SCHEMA, rejected)
+    person_work = _Candidates(_PERSON_WORK_SCHEMA)
+    skipped = 0
+    for batch in _batches(contacts):
+        rows, left_out = _person_rows(mapping, batch, spec, by_wid, aliases, rejected)
+        person_work.extend(rows)
+        skipped += left_out
+    if skipped:
+        log.info("%d contacts belong to the other sync or to no record read here; left out", skipped)
+    person_table, _ = person_work.settle("contact", PERSONS_SCHEMA, rejected)
     rejected.rows.sort(key=lambda r: (r["entity"], r["key"]))
     log.info(
         "transform %s: %d organizations, %d persons, %d rejected",
         mapping.entity,
-        len(org_rows),
-        len(person_rows),
+        org_table.num_rows,
+        person_table.num_rows,
         len(rejected.rows),
     )
     return TransformResult(
-        organizations=pa.Table.from_pylist(org_rows, schema=ORGANIZATIONS_SCHEMA),
-        persons=pa.Table.from_pylist(person_rows, schema=PERSONS_SCHEMA),
+        organizations=org_table,
+        persons=person_table,
         rejected=pa.Table.from_pylist(rejected.rows, schema=REJECTED_SCHEMA),
         org_aliases=dict(sorted(aliases.items())),
     )
 
 
-def _rows(table: pa.Table) -> Iterator[tuple[str, str, str]]:
-    columns = [table.column(name).to_pylist() for name in ("record_key", "payload", "kind")]
+def _batches(staged: Staged) -> Iterable[pa.RecordBatch]:
+    if isinstance(staged, pa.Table):
+        return list[pa.RecordBatch](staged.to_batches())
+    return staged
+
+
+@dataclass
+class _Candidates:
+    """Candidate rows of one kind in read order, as compact Arrow tables (never Workday's JSON)."""
+
+    schema: pa.Schema
+    parts: list[pa.Table] = field(default_factory=list)
+
+    def extend(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.parts.append(pa.Table.from_pylist(rows, schema=self.schema))
+
+    def settle(self, noun: str, schema: pa.Schema, rejected: _Rejections) -> tuple[pa.Table, dict[str, str]]:
+        """One row per key, the last read, sorted by key, as ``schema``; a chosen rejection joins
+        ``rejected``. Also returns the chosen keys by WID (organizations). A key read more than once is
+        logged. The candidates are released as the output is built, a slice at a time."""
+        table = pa.concat_tables(self.parts) if self.parts else self.schema.empty_table()
+        self.parts.clear()
+        keys = table.column("key").to_pylist()
+        last: dict[str, int] = {}
+        seen: Counter[str] = Counter()
+        for index, key in enumerate(keys):
+            last[key] = index
+            seen[key] += 1
+        for key, count in sorted(seen.items()):
+            if count > 1:
+                log.warning(
+                    "%s %s came %d times in one extraction; keeping the last one read", noun, key, count
+                )
+        order = [last[key] for key in sorted(last)]
+        del keys, last, seen
+        by_wid: dict[str, str] = {}
+        if "wid" in table.column_names:
+            wids, keys = table.column("wid").to_pylist(), table.column("key").to_pylist()
+            by_wid = {wids[i]: keys[i] for i in order if wids[i]}
+        pieces = []
+        for start in range(0, len(order), SETTLE_ROWS):
+            piece = table.take(pa.array(order[start : start + SETTLE_ROWS], type=pa.int64()))
+            problems = piece.column("rejection")
+            rejected.rows.extend(json.loads(text) for text in problems.drop_null().to_pylist())
+            pieces.append(piece.filter(pc.is_null(problems)).select(schema.names))
+        del table
+        return (pa.concat_tables(pieces) if pieces else schema.empty_table()), by_wid
+
+
+def _rows(batch: pa.RecordBatch) -> Iterator[tuple[str, str, str]]:
+    columns = [batch.column(name).to_pylist() for name in ("record_key", "payload", "kind")]
     yield from zip(*columns, strict=True)
 
 
@@ -167,17 +228,21 @@ def _unreadable(exc: ValidationError | ValueError) -> str:
     return "its extracted payload could not be read; re-run the extract task"
 
 
-def _organizations(
-    table: pa.Table, noun: str, rejected: _Rejections, aliases: dict[str, str] | None
-) -> dict[str, Organization]:
-    """Records by organization key; a key seen twice keeps the last record and is logged. Every record
-    read (also one that loses to a later duplicate) adds its own ID -> key to ``aliases`` if given."""
+def _organization_rows(
+    mapping: SyncMapping,
+    batch: pa.RecordBatch,
+    spec: EntitySpec,
+    rejected: _Rejections,
+    aliases: dict[str, str] | None,
+) -> list[dict[str, Any]]:
+    """Candidate organizations of one batch. Every record read (also one that loses to a later
+    duplicate) adds its own ID -> key to ``aliases`` if given."""
+    noun = spec.noun
     model: type[WorkdayCustomer] | type[WorkdaySupplier] = (
         WorkdayCustomer if noun == "customer" else WorkdaySupplier
     )
-    out: dict[str, Organization] = {}
-    seen: Counter[str] = Counter()
-    for record_key, payload, kind in _rows(table):
+    out: list[dict[str, Any]] = []
+    for record_key, payload, kind in _rows(batch):
         key = record_key or ""
         if kind != noun:
             problem = ("kind", f"it was extracted as {kind!r}, not as a {noun}; re-run the extract task")
@@ -193,101 +258,45 @@ def _organizations(
             problem = ("Workday ID", f"it has no Workday ID; check the {noun} in Workday")
             rejected.add("organization", key, [problem], f"{noun} {key}", key)
             continue
-        seen[org_key] += 1
-        out[org_key] = record
         if aliases is not None:
             aliases[record.workday_id.strip()] = org_key
-    for org_key, count in sorted(seen.items()):
-        if count > 1:
-            log.warning(
-                "organization %s came %d times in one extraction; keeping the last one read (%s)",
-                org_key,
-                count,
-                source_ids(out[org_key]),
-            )
-    return out
-
-
-def _persons(
-    mapping: SyncMapping,
-    table: pa.Table,
-    orgs: dict[str, Organization],
-    aliases: dict[str, str],
-    rejected: _Rejections,
-) -> list[dict[str, Any]]:
-    spec = ENTITIES[mapping.entity]
-    contacts = _contacts(table, spec, orgs, rejected)
-    rows = []
-    for key in sorted(contacts):
-        contact, org_key = contacts[key]
-        parent = _parent(contact)
-        if spec.keys_by_alias and contact.supplier_id:
-            org_key = aliases.get(contact.supplier_id.strip()) or clean(contact.customer_id)
-        values, problems = map_values(mapping.person, person_view(contact, org_key), "contact")
-        if org_key is None:
-            problems.append(
-                (
-                    "organization",
-                    f"its organization is unknown: {parent} was not read in this or an earlier run; "
-                    "check that it exists in Workday and is within the sync, then re-run",
-                )
-            )
+        ids = source_ids(record)
+        values, problems = map_values(mapping.organization, organization_view(record), noun)
+        row: dict[str, Any] = {"key": org_key, "wid": record.wid}
         if problems:
-            rejected.add("person", key, problems, f"contact of {parent}", key)
-            continue
-        name = str(values.get("name"))
-        rows.append(
-            {
-                "key": key,
-                "org_key": org_key,
+            row["rejection"] = json.dumps(
+                rejection("organization", org_key, problems, f"{noun} {record.workday_id}", ids)
+            )
+        else:
+            name = str(values.get("name"))
+            row |= {
                 "name": name,
                 "values": canonical_json(values),
                 "content_hash": content_hash(name, values),
-                "active": True,
+                "active": record.active is not False,
+                "source_ids": ids,
             }
-        )
-    return rows
+        out.append(row)
+    return out
 
 
-def _parent(contact: WorkdayContact) -> str:
-    if clean(contact.supplier_id) and not clean(contact.customer_id):
-        return f"supplier {clean(contact.supplier_id)}"
-    if clean(contact.customer_id):
-        return f"customer {clean(contact.customer_id)}"
-    return f"the Workday record with WID {contact.parent_wid}" if contact.parent_wid else "no Workday record"
-
-
-def with_unreadable(rejected: pa.Table, unreadable: list[dict[str, str]]) -> pa.Table:
-    """Records the extract could not read (``{"kind", "key", "reason"}``) join the rejects, with their reason."""
-    if not unreadable:
-        return rejected
-    rows = [
-        {
-            "entity": item["kind"],
-            "key": item["key"],
-            "field": "",
-            "reason": f"Workday record {item['key']} could not be read ({item['reason']}); fix it in Workday",
-            "source_ids": item["key"],
-        }
-        for item in unreadable
-    ]
-    return pa.concat_tables([rejected, pa.Table.from_pylist(rows, schema=rejected.schema)])
-
-
-def _contacts(
-    table: pa.Table, spec: EntitySpec, orgs: dict[str, Organization], rejected: _Rejections
-) -> dict[str, tuple[WorkdayContact, str | None]]:
-    """The contacts this sync owns, by Contact_ID, with the organization key known so far.
+def _person_rows(
+    mapping: SyncMapping,
+    batch: pa.RecordBatch,
+    spec: EntitySpec,
+    by_wid: dict[str, str],
+    aliases: dict[str, str],
+    rejected: _Rejections,
+) -> tuple[list[dict[str, Any]], int]:
+    """Candidate persons of one batch, and how many contacts it left out.
 
     Ownership is :meth:`EntitySpec.contact_ownership`. A contact referenced only by its parent's WID is
-    taken by the sync that read that parent in this run; one that neither sync can place is left out
-    and counted in the log, since rejecting it here would reject it twice, once per sync.
+    taken by the sync that read that parent in this run (``by_wid``); one that neither sync can place
+    is left out and counted, since rejecting it here would reject it twice, once per sync.
     """
-    by_wid = {record.wid: key for key, record in orgs.items() if record.wid}
-    out: dict[str, tuple[WorkdayContact, str | None]] = {}
-    seen: Counter[str] = Counter()
+    out: list[dict[str, Any]] = []
     skipped = 0
-    for record_key, payload, kind in _rows(table):
+    for record_key, payload, kind in _rows(batch):
         key = record_key or ""
         if kind != "contact":
             problem = ("kind", f"it was extracted as {kind!r}, not as a contact; re-run the extract task")
@@ -314,13 +323,66 @@ def _contacts(
             problem = ("Workday contact ID", "it has no Contact_ID; check the contact in Workday")
             rejected.add("person", key, [problem], f"contact {key}", key)
             continue
-        seen[person_key] += 1
-        out[person_key] = (contact, org_key)
-    for person_key, count in sorted(seen.items()):
-        if count > 1:
-            log.warning(
-                "contact %s came %d times in one extraction; keeping the last one read", person_key, count
+        out.append(_person_row(mapping, spec, contact, person_key, org_key, aliases))
+    return out, skipped
+
+
+def _person_row(
+    mapping: SyncMapping,
+    spec: EntitySpec,
+    contact: WorkdayContact,
+    key: str,
+    org_key: str | None,
+    aliases: dict[str, str],
+) -> dict[str, Any]:
+    parent = _parent(contact)
+    if spec.keys_by_alias and contact.supplier_id:
+        org_key = aliases.get(contact.supplier_id.strip()) or clean(contact.customer_id)
+    values, problems = map_values(mapping.person, person_view(contact, org_key), "contact")
+    if org_key is None:
+        problems.append(
+            (
+                "organization",
+                f"its organization is unknown: {parent} was not read in this or an earlier run; "
+                "check that it exists in Workday and is within the sync, then re-run",
             )
-    if skipped:
-        log.info("%d contacts belong to the other sync or to no record read here; left out", skipped)
-    return out
+        )
+    if problems:
+        return {
+            "key": key,
+            "rejection": json.dumps(rejection("person", key, problems, f"contact of {parent}", key)),
+        }
+    name = str(values.get("name"))
+    return {
+        "key": key,
+        "org_key": org_key,
+        "name": name,
+        "values": canonical_json(values),
+        "content_hash": content_hash(name, values),
+        "active": True,
+    }
+
+
+def _parent(contact: WorkdayContact) -> str:
+    if clean(contact.supplier_id) and not clean(contact.customer_id):
+        return f"supplier {clean(contact.supplier_id)}"
+    if clean(contact.customer_id):
+        return f"customer {clean(contact.customer_id)}"
+    return f"the Workday record with WID {contact.parent_wid}" if contact.parent_wid else "no Workday record"
+
+
+def with_unreadable(rejected: pa.Table, unreadable: list[dict[str, str]]) -> pa.Table:
+    """Records the extract could not read (``{"kind", "key", "reason"}``) join the rejects, with their reason."""
+    if not unreadable:
+        return rejected
+    rows = [
+        {
+            "entity": item["kind"],
+            "key": item["key"],
+            "field": "",
+            "reason": f"Workday record {item['key']} could not be read ({item['reason']}); fix it in Workday",
+            "source_ids": item["key"],
+        }
+        for item in unreadable
+    ]
+    return pa.concat_tables([rejected, pa.Table.from_pylist(rows, schema=rejected.schema)])

@@ -435,6 +435,33 @@ def test_a_key_seen_twice_keeps_the_last_record_and_says_so(
     )
 
 
+def test_a_stream_of_batches_gives_the_tables_the_whole_extraction_gives(customers: SyncMapping) -> None:
+    """Duplicates are decided across batches: a record's last reading wins, also when it is rejected."""
+    orgs = org_table(
+        customer("CUS-000002", name="First reading"),
+        customer("CUS-000001"),
+        customer("CUS-000003"),
+        customer("CUS-000002", name="Last reading"),
+        customer("CUS-000003", name=" "),  # read last, and rejected: the earlier good reading is not sent
+    )
+    contacts = contact_table(
+        contact("BEC-2", customer_id="CUS-000002", first_name="Early"),
+        contact("BEC-1", customer_id="CUS-000001"),
+        contact("BEC-2", customer_id="CUS-000002", first_name="Late"),
+    )
+    whole = transform(customers, orgs, contacts, {})
+    streamed = transform(
+        customers, iter(orgs.to_batches(max_chunksize=1)), contacts.to_batches(max_chunksize=2), {}
+    )
+    assert streamed.organizations.equals(whole.organizations)
+    assert streamed.persons.equals(whole.persons)
+    assert streamed.rejected.equals(whole.rejected)
+    assert list(rows(streamed.organizations)) == ["CUS-000001", "CUS-000002"]
+    assert rows(streamed.organizations)["CUS-000002"]["name"] == "Last reading"
+    assert streamed.rejected.column("key").to_pylist() == ["CUS-000003"]
+    assert "Late" in rows(streamed.persons)["BEC-2"]["name"]
+
+
 def test_two_suppliers_cross_linked_to_one_customer_are_one_organization_and_both_resolve(
     suppliers: SyncMapping,
 ) -> None:
