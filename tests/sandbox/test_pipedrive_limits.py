@@ -173,3 +173,20 @@ def test_fault_responders_speak_pipedrive(fresh_sandbox: RunningSandbox) -> None
     assert all(h in limited.headers for h in RATE_HEADERS)
     expired = api.call("GET", "/api/v2/organizations")
     assert expired.status_code == 401 and expired.json()["error"] == "unauthorized access"
+
+
+def test_stats_timeline_counts_accepted_writes_and_429s_per_second(lite: RunningSandbox) -> None:
+    api = _api(lite)
+    for i in range(3):
+        assert api.call("POST", "/api/v2/organizations", json={"name": f"T{i}"}).status_code == 200
+    assert api.call("GET", "/api/v2/organizations").status_code == 200  # a read is no write
+    statuses = [api.call("GET", "/api/v2/organizations").status_code for _ in range(25)]
+    refused = statuses.count(429)
+    assert refused > 0  # the lite window is 20 requests
+    timeline = api.stats()["timeline"]
+    assert sum(row["writes"] for row in timeline) == 3
+    assert sum(row["rate_limited"] for row in timeline) == refused
+    seconds = [row["second"] for row in timeline]
+    assert seconds == sorted(seconds) and abs(seconds[-1] - time.time()) < 60
+    api.server.reset()
+    assert api.stats()["timeline"] == []

@@ -36,6 +36,7 @@ from ml_connector.sandbox.pipedrive.limits import RateLimiter
 from ml_connector.sandbox.pipedrive.merge import MergeApi
 from ml_connector.sandbox.pipedrive.payload import ok
 from ml_connector.sandbox.pipedrive.store import SANDBOX_COMPANY_ID, SANDBOX_USER_NAME, Account
+from ml_connector.sandbox.pipedrive.timeline import Timeline
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -72,6 +73,7 @@ class PipedriveServer:
             access_prefix="v1u:",
         )
         self.costs = token_costs()
+        self.timeline = Timeline()
         self.control = ControlPlane(
             "pipedrive",
             status_response=self.status_response,
@@ -81,6 +83,7 @@ class PipedriveServer:
         self.control.attach_issuer(self.issuer)
         self.control.on_reset(self.account.reset)
         self.control.on_reset(self.limiter.reset)
+        self.control.on_reset(self.timeline.reset)
         self.control.on_stats(self._stats)
 
     # -- the gate -------------------------------------------------------------------------------------
@@ -96,7 +99,9 @@ class PipedriveServer:
             if decision.status == 403:
                 return cloudflare_forbidden()
             if decision.status == 429:
+                self.timeline.refused()
                 return rate_limited_response(decision.headers)
+            self.timeline.admitted(method)
             self.control.count("tokens_spent", cost)
             try:
                 response = await handler(request)
@@ -223,7 +228,7 @@ class PipedriveServer:
         return JSONResponse(self._settings())
 
     def _stats(self) -> dict[str, Any]:
-        return {"daily_tokens_remaining": self.limiter.daily_remaining()}
+        return {"daily_tokens_remaining": self.limiter.daily_remaining(), "timeline": self.timeline.to_json()}
 
     # -- faults ---------------------------------------------------------------------------------------
     def status_response(self, fault: FaultSpec, route_key: str) -> Response:
