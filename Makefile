@@ -74,8 +74,11 @@ airflow: $(STAMP)
 	$(BIN)/airflow pools set pipedrive_api 1 "Pipedrive API calls (ml-connector)" > /dev/null
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/airflow standalone
 
+# The real DAG tasks against the sandbox at scale (initial sync, rerun, 5% changed, throughput at the limit,
+# 25k/250k suppliers, the naive way, the sandbox's own rate); results in bench/results/ (BENCH_ARGS=--smoke:
+# every scenario on a few hundred records).
 bench: $(STAMP)
-	$(BIN)/python -m ml_connector.sandbox.bench
+	$(BIN)/python -m ml_connector.bench $(BENCH_ARGS)
 
 # Re-derive the committed reference facts (tests/reference) from the official files beside the clone.
 REFERENCE ?= ../shared/reference

@@ -1,22 +1,18 @@
-"""``make bench`` for the sandbox: it must never be the bottleneck of a sync it serves.
+"""The sandbox's own rate, measured by ``make bench``: it must never be the bottleneck of a sync it serves.
 
 Targets on a 2-core machine: at least 300 Pipedrive creates per second, and a full 999-record
-Workday SOAP page served in at most one second; then the figures the test suite used to assert as
-wall-clock limits (:mod:`ml_connector.sandbox.bench_suite`). Run with ``python -m ml_connector.sandbox.bench``.
+Workday SOAP page served in at most one second.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import time
-from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import requests
 
-from ml_connector.sandbox.bench_suite import suite_figures
+from ml_connector.sandbox.bench_suite import Figure
 from ml_connector.sandbox.config import SandboxConfig
 from ml_connector.sandbox.pipedrive.bench import measure_creates
 from ml_connector.sandbox.runtime import RunningSandbox, run_sandbox
@@ -68,48 +64,28 @@ def soap_page_seconds(sandbox: RunningSandbox, repeats: int) -> list[float]:
     return timings
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--creates", type=int, default=3000, help="Pipedrive organizations to create")
-    parser.add_argument("--threads", type=int, default=4, help="client threads for the create run")
-    parser.add_argument("--pages", type=int, default=6, help="999-record SOAP pages to time")
-    parser.add_argument("--json", help="also write the figures to this file")
-    parser.add_argument(
-        "--skip-suite-figures", action="store_true", help="only the sandbox's own throughput figures"
-    )
-    args = parser.parse_args(argv)
-
+def sandbox_figures(creates: int = 3000, threads: int = 4, pages: int = 6) -> list[Figure]:
+    """The sandbox's own rate, limits off: Pipedrive creates per second and 999-record SOAP pages."""
     config = SandboxConfig(
         customers=2500, suppliers=100, seed=1, enforce_rate_limits=False, workday_max_rps=1e6
     )
     with run_sandbox(config) as sandbox:
-        creates_per_s = measure_creates(
-            sandbox.pipedrive_url, config.pipedrive.api_token, args.creates, args.threads
-        )
-        pages = soap_page_seconds(sandbox, args.pages)
-    figures = {
-        "pipedrive_creates_per_s": round(creates_per_s, 1),
-        "soap_999_page_median_s": round(statistics.median(pages), 3),
-        "soap_999_page_max_s": round(max(pages), 3),
-    }
-    rate = figures["pipedrive_creates_per_s"]
-    print(f"Pipedrive creates/s ({args.creates} creates, {args.threads} threads): {rate}")
-    print(
-        f"Workday 999-record SOAP page ({args.pages} pages): median {figures['soap_999_page_median_s']} s, "
-        f"max {figures['soap_999_page_max_s']} s"
-    )
-    ok = creates_per_s >= 300 and statistics.median(pages) <= 1.0
-    print("targets (>= 300 creates/s, <= 1 s per page):", "met" if ok else "NOT met")
-    if not args.skip_suite_figures:
-        print("\nFigures the test suite used to assert as wall-clock limits:")
-        for figure in suite_figures():
-            print(f"  {figure.line()}")
-            figures[figure.name] = figure.value
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(figures, fh, indent=2)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+        rate = measure_creates(sandbox.pipedrive_url, config.pipedrive.api_token, creates, threads)
+        timings = soap_page_seconds(sandbox, pages)
+    median = statistics.median(timings)
+    return [
+        Figure(
+            f"sandbox Pipedrive creates per second ({creates:,} creates, {threads} keep-alive clients)",
+            round(rate, 1),
+            "creates/s",
+            ">= 300",
+            rate >= 300,
+        ),
+        Figure(
+            f"sandbox Workday 999-record Get_Customers page, request to body (median of {pages})",
+            round(median, 3),
+            "s",
+            "<= 1 s",
+            median <= 1.0,
+        ),
+    ]

@@ -24,14 +24,20 @@ from ml_connector.sandbox.runtime import RunningSandbox, run_sandbox
 
 @dataclass(frozen=True)
 class Figure:
+    """One measured figure with its goal; a figure without a goal (``met`` None) is context."""
+
     name: str
     value: float
     unit: str
-    target: str
-    met: bool
+    goal: str = ""
+    met: bool | None = None
 
     def line(self) -> str:
-        return f"{self.name}: {self.value:g} {self.unit} (target {self.target}: {'met' if self.met else 'NOT met'})"
+        verdict = "" if self.met is None else f" (goal {self.goal}: {'met' if self.met else 'NOT met'})"
+        return f"{self.name}: {self.value:g} {self.unit}{verdict}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "value": self.value, "unit": self.unit, "goal": self.goal, "met": self.met}
 
 
 def _seconds(action: Callable[[], Any]) -> float:
