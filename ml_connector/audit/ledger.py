@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -206,40 +206,46 @@ def write_part(
     entity: str,
     run_id: str,
     task_id: str,
-    rows: list[dict[str, Any]],
+    rows: pa.Table | Sequence[dict[str, Any]],
     earlier: list[dict[str, Any]] | None = None,
 ) -> Any:
     """Write one task attempt's rows, replacing what earlier attempts of the same task left.
 
     From an earlier attempt only what this one cannot know is kept: its rate-limit incidents, token
-    refreshes and its own ``task`` row (they happened, and its tokens were spent), and the writes it made that this attempt does not repeat (an attempt that
-    created a record and then failed leaves the record ``unchanged`` for the next attempt, whose
-    ``unchanged`` row is then dropped). ``earlier`` is what the earlier attempts left, read before this
-    attempt first wrote (default: read now). Returns the path written."""
+    refreshes and its own ``task`` row (they happened, and its tokens were spent), and the writes it made
+    that this attempt does not repeat (an attempt that created a record and then failed leaves the record
+    ``unchanged`` for the next attempt, whose ``unchanged`` row is then dropped). ``earlier`` is what the
+    earlier attempts left, read before this attempt first wrote (default: read now). ``rows`` may be a
+    table (a load's hundreds of thousands of rows stay columns). Returns the path written."""
+    current = rows if isinstance(rows, pa.Table) else to_table(rows)
     if earlier is None:
         earlier = earlier_rows(area, entity, run_id, task_id)
-    rows = [{**empty_row(), **row} for row in rows]
-    current = {(r["kind"], r["key"], r["action"], r["pipedrive_id"]) for r in rows}
-    kept = [
-        r
-        for r in earlier
-        if r["kind"] in EVENTS
-        or (r["kind"] == "task" and r["try_number"] != rows_try(rows))
-        or (r["action"] in WRITES and (r["kind"], r["key"], r["action"], r["pipedrive_id"]) not in current)
-    ]
-    written_before = {(r["kind"], r["key"]) for r in kept if r["action"] in WRITES}
-    rows = [r for r in rows if not (r["action"] == "unchanged" and (r["kind"], r["key"]) in written_before)]
+    kept: list[dict[str, Any]] = []
+    if earlier:
+        columns = [current.column(c).to_pylist() for c in ("kind", "key", "action", "pipedrive_id")]
+        done = set(zip(*columns, strict=True))
+        this_try = next(iter(current.column("try_number").drop_null().to_pylist()), None)
+        kept = [
+            r
+            for r in earlier
+            if r["kind"] in EVENTS
+            or (r["kind"] == "task" and r["try_number"] != this_try)
+            or (r["action"] in WRITES and (r["kind"], r["key"], r["action"], r["pipedrive_id"]) not in done)
+        ]
+        written_before = {(r["kind"], r["key"]) for r in kept if r["action"] in WRITES}
+        if written_before:
+            kinds, keys, actions = columns[0], columns[1], columns[2]
+            repeat = [
+                a == "unchanged" and (k, key) in written_before
+                for k, key, a in zip(kinds, keys, actions, strict=True)
+            ]
+            current = current.filter(pc.invert(pa.array(repeat, type=pa.bool_())))
     path = part_path(area, entity, datetime.now(UTC).date(), run_id, task_id)
-    area.write_table(path, to_table([*kept, *rows]))
+    area.write_table(path, pa.concat_tables([to_table(kept), current]) if kept else current)
     for _, old in day_parts(area, entity):
         if old.name == path.name and old != path:
             area.delete(old)  # an attempt on an earlier day: its rows are in the new file now
     return path
-
-
-def rows_try(rows: list[dict[str, Any]]) -> int | None:
-    """The try number of an attempt's rows."""
-    return next((r["try_number"] for r in rows if r.get("try_number") is not None), None)
 
 
 def earlier_rows(area: StagingArea, entity: str, run_id: str, task_id: str) -> list[dict[str, Any]]:

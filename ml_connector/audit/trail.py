@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import pyarrow as pa
+
 from ml_connector.audit import events, ledger
 from ml_connector.scrub import scrub
 from ml_connector.staging.area import StagingArea
@@ -23,6 +25,8 @@ log = logging.getLogger("ml_connector.audit")
 
 # (field, before, after) of one changed field
 FieldChange = tuple[str, Any, Any]
+# Rows kept as Python dicts before they become columns.
+BATCH_ROWS = 2_000
 # Fields of a person that are not personal data: the organization it belongs to is an id.
 NOT_PERSONAL = frozenset({"org_id"})
 
@@ -72,7 +76,8 @@ class AuditTrail:
         self.task_id = task_id
         self.try_number = try_number
         self.mapping_hash = mapping_hash
-        self._rows: list[dict[str, Any]] = []
+        self._pending: list[dict[str, Any]] = []  # the newest rows, until there are a batch of them
+        self._tables: list[pa.Table] = []  # the older ones, as columns: a load's rows stay compact
         self._lock = threading.Lock()
         self._earlier: list[dict[str, Any]] | None = None
         self.run_started = run_started
@@ -80,8 +85,18 @@ class AuditTrail:
 
     @property
     def rows(self) -> list[dict[str, Any]]:
+        return list(self.table().to_pylist())
+
+    def table(self) -> pa.Table:
+        """Every row so far, as :data:`ml_connector.audit.ledger.LEDGER_SCHEMA`."""
         with self._lock:
-            return list(self._rows)
+            self._compact()
+            return pa.concat_tables(self._tables) if self._tables else ledger.to_table([])
+
+    def _compact(self) -> None:
+        if self._pending:
+            self._tables.append(ledger.to_table(self._pending))
+            self._pending = []
 
     def _add(self, kind: str, key: str, action: str, **values: Any) -> dict[str, Any]:
         row = {
@@ -105,7 +120,9 @@ class AuditTrail:
         if row["reason"]:  # the product's own text carries no secret; a library's or a server's might
             row["reason"] = scrub(row["reason"])
         with self._lock:
-            self._rows.append(row)
+            self._pending.append(row)
+            if len(self._pending) >= BATCH_ROWS:
+                self._compact()
         return row
 
     # -- records ---------------------------------------------------------------------------------------
@@ -226,7 +243,7 @@ class AuditTrail:
             entity=self.entity,
             run_id=self.run_id,
             task_id=self.task_id,
-            rows=self.rows,
+            rows=self.table(),
             earlier=self._earlier_rows(),
         )
 

@@ -9,6 +9,8 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import pyarrow as pa
+
 from ml_connector.audit import AuditTrail, LoadSummary, ledger
 from ml_connector.http.errors import BudgetExhausted
 from ml_connector.load.inputs import Rejected
@@ -16,12 +18,14 @@ from ml_connector.load.plan import ORG_ID, WRITE_ACTIONS, PlannedOp, Row
 from ml_connector.load.state import JournalEntry, plan_table
 from ml_connector.pipedrive_limits import token_costs
 from ml_connector.staging.files import RunFiles
-from ml_connector.vocabulary import PLURAL, RecordKind
+from ml_connector.vocabulary import PLURAL, RECORD_KINDS, RecordKind
 
 log = logging.getLogger(__name__)
 
 # How a write of another, unfinished load is recorded by the load that replays its journal.
 FOREIGN_REPLAY = "written by the unfinished load"
+# Decisions kept as ops before they become plan rows.
+PLAN_BATCH_ROWS = 2_000
 # Outcomes that keep a row for the next run.
 CARRIED = frozenset({"deferred", "failed", "conflict"})
 
@@ -43,7 +47,11 @@ class LoadRecord:
     def __init__(self, audit: AuditTrail, summary: LoadSummary) -> None:
         self.audit = audit
         self.summary = summary
-        self.ops: list[PlannedOp] = []
+        # Decisions become plan rows (columns) a batch at a time; only what the end needs stays an op.
+        self._plan: list[pa.Table] = []
+        self._pending: list[PlannedOp] = []
+        self._carried: list[PlannedOp] = []
+        self._creates: dict[RecordKind, list[str]] = {kind: [] for kind in RECORD_KINDS}
         self.budget_error: BudgetExhausted | None = None
         self.stop_error: Exception | None = None
         # Keys this run wrote in an attempt that was killed: recorded from the journal, not again.
@@ -71,14 +79,26 @@ class LoadRecord:
         )
         with self._lock:
             self.summary.count(op.kind, op.action)
-            self.ops.append(op)
+            self._keep(op)
 
     def rejected(self, rejects: Iterable[Rejected]) -> None:
         for reject in rejects:
             op = reject.op
             self.audit.record(op.kind, op.key, "rejected", fields=reject.fields, reason=op.reason)
             self.summary.count(op.kind, "rejected")
-            self.ops.append(op)
+            with self._lock:
+                self._keep(op)
+
+    def _keep(self, op: PlannedOp) -> None:
+        """Under the lock: the op's plan row, and the op itself if the end of the load needs it."""
+        self._pending.append(op)
+        if op.action in CARRIED:
+            self._carried.append(op)
+        elif op.action == "create":
+            self._creates[op.kind].append(op.key)
+        if len(self._pending) >= PLAN_BATCH_ROWS:
+            self._plan.append(plan_table(self._pending))
+            self._pending = []
 
     def adopted(self, kind: RecordKind, found: dict[str, int], reason: str) -> None:
         """Records found in Pipedrive that the state did not know, now in the identity map: a ledger row
@@ -162,16 +182,19 @@ class LoadRecord:
 
     # -- the end ---------------------------------------------------------------------------------------
     def carried(self) -> Iterator[PlannedOp]:
-        return (op for op in self.ops if op.action in CARRIED)
+        """The decisions that keep their row for the next run (deferred, failed, conflict)."""
+        return iter(list(self._carried))
 
     def pending_creates(self, kind: RecordKind) -> list[str]:
         """Keys of ``kind`` this load plans to create (a dry run's persons point at them)."""
-        return [op.key for op in self.ops if op.kind == kind and op.action == "create"]
+        return list(self._creates[kind])
 
     def finish(self, files: RunFiles, *, requests: int, tokens_spent: int) -> LoadSummary:
         self.summary.requests = requests
         self.summary.tokens_spent = tokens_spent
-        files.write_table("plan", plan_table(self.ops))
+        with self._lock:
+            tables = [*self._plan, plan_table(self._pending)]
+        files.write_table("plan", pa.concat_tables(tables))
         self.audit.flush()
         files.write_document("summary", self.summary.to_json())
         log.info("load %s %s: %s", self.summary.entity, self.summary.run_id, self.summary)

@@ -317,8 +317,9 @@ def test_record_stops_on_the_first_budget_error_and_says_why(tmp_path: Path) -> 
     assert record.stopped and record.budget_error is first and record.summary.budget_exhausted
     assert [r["action"] for r in record.audit.rows] == ["budget_exhausted"]
     record.carry_all("person", [person("CON-1")], {"CON-1": 9})
-    assert record.ops[-1].action == "deferred" and record.ops[-1].pipedrive_id == 9
-    assert "budget exhausted" in record.ops[-1].reason
+    deferred = list(record.carried())[-1]
+    assert deferred.action == "deferred" and deferred.pipedrive_id == 9
+    assert "budget exhausted" in deferred.reason
     record.stop(CredentialRejected("Pipedrive", "revoked", status=401))
     assert record.stopped_reason() == "not written: the load stopped (CredentialRejected)"
 
