@@ -33,6 +33,7 @@ from ml_connector.hooks.pipedrive_http import (
 )
 from ml_connector.http.client import HeaderAuth, HttpClient, RequestAuth
 from ml_connector.http.errors import ApiError
+from ml_connector.http.pacing import MAX_IN_FLIGHT, WritePace
 from ml_connector.pipedrive_limits import MAX_CUSTOM_FIELD_KEYS, MAX_PAGE_SIZE, daily_token_budget
 from ml_connector.vocabulary import PLURAL, RecordKind
 
@@ -131,6 +132,7 @@ class PipedriveHook(SessionHook[_Session]):
             verify=config.verify_tls,
             on_response=on_response,
             on_rejected=log_credential_alert,
+            pool_size=MAX_IN_FLIGHT,  # a connection for every call a load may have in flight
         )
         log.info(
             "Pipedrive connection '%s': %s, plan %s, %s",
@@ -309,6 +311,13 @@ class PipedriveHook(SessionHook[_Session]):
     def connect(self) -> None:
         """Parse the connection and set up its client now (before several threads call at once)."""
         self._state()
+
+    def write_pace(self) -> WritePace:
+        """The burst window's sustained rate and slots, and the latency this hook's calls have shown so
+        far: what a writer needs to keep the window full (:func:`ml_connector.load.execute.concurrency_for`)."""
+        state = self._state()
+        burst = state.limiters.burst
+        return WritePace(burst.rate_per_s, burst.limit, state.client.latency.value)
 
     # -- budget and health -----------------------------------------------------------------------------
     @property

@@ -36,10 +36,13 @@ SYSTEM = "pipedrive"
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Requests Pipedrive does not charge: refused before the API ran (auth, burst, edge) or a gateway failure.
 UNCHARGED_STATUSES = frozenset({401, 403, 429})
-SAFETY_MARGIN = 0.9
-# The server counts a request when it arrives, the client when it sends: a request that arrives later
-# than the one after it would free its slot too early. A slightly longer window absorbs that jitter.
-WINDOW_SLACK_S = 0.25
+# The share of a window the hook fills. Jitter needs no margin (a slot is held until its answer is
+# back, see RollingWindowLimiter.slot); this one leaves room for a few calls outside the limiter on
+# the same token (another process, a person's script) before they cost a 429.
+SAFETY_MARGIN = 0.98
+# No slack on the window: the server stamps a request between our send and its answer, and a held slot
+# is counted from the answer, so it never frees before the server's does.
+WINDOW_SLACK_S = 0.0
 IDEMPOTENT_METHODS = frozenset({"GET", "PATCH", "PUT", "DELETE"})
 
 
@@ -231,7 +234,7 @@ def credential_fingerprint(secret: str) -> str:
 
 
 def shared_limiters(auth_kind: str, plan: str, fingerprint: str) -> Limiters:
-    """The process-wide windows of one credential: 90% of the plan's limits over 2.25 s instead of 2 s.
+    """The process-wide windows of one credential: 98% of the plan's limits (rounded down) per 2 s.
 
     Keyed by the credential, not the connection id: Pipedrive counts per token, so two connections
     holding the same token must share one window.

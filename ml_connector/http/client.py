@@ -3,7 +3,7 @@
 Each hook builds an :class:`HttpClient` with its own :data:`Classifier` (what a status or body means
 for that API) and :class:`RequestAuth` (API token, Basic, or a refreshing OAuth bearer). The client:
 
-1. waits for the pacing limiter, if any;
+1. waits for the pacing limiter, if any, and holds its slot until the answer is back;
 2. adds the auth headers and sends on a keep-alive session;
 3. turns connection errors and timeouts into :class:`TransientError`;
 4. on a 401 (or what the API uses instead), lets the auth refresh once and sends once more;
@@ -20,7 +20,9 @@ What it does well, the retry loop, is the same library here: :func:`call_with_re
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -31,7 +33,7 @@ from urllib3.exceptions import NameResolutionError, NewConnectionError
 from ml_connector.audit import events
 from ml_connector.audit.events import incident_of
 from ml_connector.http.errors import ApiError, CredentialRejected, OutcomeUnknown, TransientError
-from ml_connector.http.pacing import RollingWindowLimiter
+from ml_connector.http.pacing import LatencyEwma, RollingWindowLimiter
 from ml_connector.http.retry import RetryPolicy, call_with_retry
 
 log = logging.getLogger(__name__)
@@ -112,6 +114,8 @@ class HttpClient:
         self.is_unauthorized = is_unauthorized or (lambda response: response.status_code == 401)
         # A rejected credential needs a person: the hooks pass an alert here.
         self.on_rejected = on_rejected
+        # Send to answer, without the wait for the limiter: what a caller sizes its concurrency by.
+        self.latency = LatencyEwma()
         self.session = requests.Session()
         self.session.verify = verify
         adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
@@ -177,27 +181,31 @@ class HttpClient:
     ) -> requests.Response:
         refreshed = False
         while True:
-            for window in (self.limiter, limiter):
-                if window is not None:
-                    window.acquire()
             sent_headers = dict(headers or {})
             used = self.auth.apply(sent_headers)
-            try:
-                response = self.session.request(
-                    method,
-                    url,
-                    params=params,
-                    json=json,
-                    data=data,
-                    headers=sent_headers,
-                    timeout=timeout_s or self.timeout_s,
-                )
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                raise TransientError(
-                    self.system, f"{what}: {type(exc).__name__}", never_reached_server=_not_sent(exc)
-                ) from exc
-            except requests.exceptions.ChunkedEncodingError as exc:
-                raise TransientError(self.system, f"{what}: response cut off") from exc
+            with ExitStack() as slots:
+                # the call's own window (search) first: no general slot is held while it waits there
+                for window in (limiter, self.limiter):
+                    if window is not None:
+                        slots.enter_context(window.slot())
+                sent = time.monotonic()
+                try:
+                    response = self.session.request(
+                        method,
+                        url,
+                        params=params,
+                        json=json,
+                        data=data,
+                        headers=sent_headers,
+                        timeout=timeout_s or self.timeout_s,
+                    )
+                except (requests.ConnectionError, requests.Timeout) as exc:
+                    raise TransientError(
+                        self.system, f"{what}: {type(exc).__name__}", never_reached_server=_not_sent(exc)
+                    ) from exc
+                except requests.exceptions.ChunkedEncodingError as exc:
+                    raise TransientError(self.system, f"{what}: response cut off") from exc
+                self.latency.observe(time.monotonic() - sent)
             if self.on_response is not None:
                 self.on_response(response)
             if (

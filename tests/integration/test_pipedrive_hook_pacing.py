@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import pytest
 from support.sandbox import pipedrive_server
 
 from ml_connector.hooks.pipedrive import PipedriveHook
-from ml_connector.hooks.pipedrive_http import SAFETY_MARGIN, WINDOW_SLACK_S
 from ml_connector.load.execute import run_concurrently
-from ml_connector.pipedrive_limits import BURST_LIMITS, WINDOW_S
 from ml_connector.sandbox.runtime import RunningSandbox
 
 
@@ -24,23 +21,18 @@ def growth(make_sandbox: Callable[..., RunningSandbox], monkeypatch: pytest.Monk
 
 def test_concurrent_creates_and_listing_meet_no_429(growth: RunningSandbox) -> None:
     hook = PipedriveHook()
-    started = time.monotonic()
+    # far more threads than the window needs: every one of them waits for it
     outcomes = run_concurrently(
-        lambda i: hook.create("organization", {"name": f"Paced {i}"}), range(300), max_workers=4
+        lambda i: hook.create("organization", {"name": f"Paced {i}"}), range(300), max_workers=16
     )
     listed = [r for page in hook.iter_pages("organization", page_size=100) for r in page]
-    elapsed = time.monotonic() - started
 
     assert not [r for _, r in outcomes if isinstance(r, Exception)]
     assert len(listed) == 300
     s = pipedrive_server(growth).stats()
     assert "429" not in s["by_status"], s["by_status"]
-    assert s["requests_total"] == 303
+    assert s["requests_total"] == 303  # none retried
     assert hook.tokens_spent == s["tokens_spent"] == 300 * 5 + 3 * 10
-    # Paced: 303 requests at 36 per 2.25 s cannot take less than about 18.9 s (that it does not idle
-    # much beyond that is a ``make bench`` figure).
-    floor = (303 / (BURST_LIMITS["api_token"]["growth"] * SAFETY_MARGIN) - 1) * (WINDOW_S + WINDOW_SLACK_S)
-    assert elapsed >= floor
 
 
 def test_searches_stay_under_ten_per_two_seconds(growth: RunningSandbox) -> None:
