@@ -1,24 +1,29 @@
-"""Executing a plan's writes: the payload of each, journalled sends on a small worker pool, and what each
-outcome means.
+"""Executing a plan's writes: the payload of each, journalled sends on a worker pool sized to the plan's
+burst window, and what each outcome means.
 
-Writes run on a few threads, each keeps its own outcome, and the first error that stops the run
+Writes run on threads, each keeps its own outcome, and the first error that stops the run
 (:func:`ml_connector.errors.stops_run`) stops every write not yet sent. Pacing under Pipedrive's limits
 is the hook's (its calls wait for the burst window); how many writes are in flight at once is decided
-here, by the caller's ``max_workers``. Every success is journalled the moment it returns, so a killed
-load is resumed without a duplicate (:mod:`ml_connector.load.state`).
+here: enough to keep that window full at the latency the hook observes (Little's law, see
+:func:`concurrency_for`), re-sized after every write. Every success is journalled the moment it
+returns, before the write counts as done, so a killed load is resumed without a duplicate
+(:mod:`ml_connector.load.state`).
 """
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
 
 from ml_connector.errors import stops_run
 from ml_connector.fields import ResolvedFields
 from ml_connector.http.errors import ApiError, BudgetExhausted, OutcomeUnknown
+from ml_connector.http.pacing import MAX_IN_FLIGHT, LatencyEwma, WritePace
 from ml_connector.load.known import KnownState
 from ml_connector.load.plan import ORG_ID, PlannedOp, is_empty
 from ml_connector.load.state import Journal, JournalEntry
@@ -27,19 +32,108 @@ from ml_connector.vocabulary import RecordKind
 T = TypeVar("T")
 R = TypeVar("R")
 
+# Writes in flight before any latency is measured, and never fewer: the pool the load always had.
+MIN_CONCURRENCY = 4
+# Little's law gives the mean number in flight; the headroom keeps a thread waiting at the window
+# whenever a slot frees (latency's spread, a write's own work, the interpreter's scheduling), since a
+# slot taken late is a slot lost. Threads that wait for the window cost next to nothing.
+HEADROOM = 2.0
+
+
+def concurrency_for(
+    rate_per_s: float,
+    latency_s: float | None,
+    *,
+    max_in_flight: int,
+    floor: int = MIN_CONCURRENCY,
+    ceiling: int = MAX_IN_FLIGHT,
+) -> int:
+    """How many requests to keep in flight to send ``rate_per_s`` when each takes ``latency_s``.
+
+    Little's law (in flight = rate x time in flight) with :data:`HEADROOM`; at least ``floor`` and never
+    more than the limiter lets be in flight (``max_in_flight``, its slots) or ``ceiling`` threads. With
+    no latency measured yet it is ``floor``.
+    """
+    top = max(1, min(ceiling, max_in_flight))
+    least = min(max(1, floor), top)
+    if latency_s is None:
+        return least
+    return max(least, min(top, math.ceil(rate_per_s * latency_s * HEADROOM)))
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """How a batch of writes was run: the concurrency chosen last and at most, and what it was sized by."""
+
+    writes: int
+    concurrency: int
+    peak: int
+    rate_per_s: float | None = None  # the burst window's sustained rate, when sized from it
+    latency_s: float | None = None  # the hook's observed send-to-answer time
+    journal_s: float | None = None  # the time a journal entry took to be durable
+
+    def __str__(self) -> str:
+        if self.rate_per_s is None:
+            return f"{self.writes} write(s) on {self.concurrency} thread(s) (fixed)"
+        return (
+            f"{self.writes} write(s), concurrency {self.concurrency} (peak {self.peak}) for "
+            f"{self.rate_per_s:.1f} requests/s allowed; latency {_ms(self.latency_s)}, "
+            f"journal entry {_ms(self.journal_s)}"
+        )
+
+
+def _ms(seconds: float | None) -> str:
+    return "not measured" if seconds is None else f"{seconds * 1000:.1f} ms"
+
+
+class ConcurrencySizer:
+    """Re-sizes a running batch: after each write, from the hook's pace plus the local time of a write
+    (its journal entry), both measured as the batch goes."""
+
+    def __init__(self, pace: Callable[[], WritePace], local: LatencyEwma) -> None:
+        self.pace = pace
+        self.local = local
+        self.chosen = 0
+        self.peak = 0
+        self.last: WritePace | None = None
+
+    def target(self) -> int:
+        pace = self.last = self.pace()
+        service = None if pace.latency_s is None else pace.latency_s + (self.local.value or 0.0)
+        self.chosen = concurrency_for(pace.rate_per_s, service, max_in_flight=pace.max_in_flight)
+        self.peak = max(self.peak, self.chosen)
+        return self.chosen
+
+    def sizing(self, writes: int) -> Sizing:
+        pace = self.last
+        return Sizing(
+            writes,
+            self.chosen,
+            self.peak,
+            rate_per_s=pace.rate_per_s if pace else None,
+            latency_s=pace.latency_s if pace else None,
+            journal_s=self.local.value,
+        )
+
 
 def run_concurrently(
-    fn: Callable[[T], R], items: Iterable[T], *, max_workers: int = 4
+    fn: Callable[[T], R],
+    items: Iterable[T],
+    *,
+    max_workers: int = MIN_CONCURRENCY,
+    size: Callable[[], int] | None = None,
 ) -> list[tuple[T, R | Exception]]:
-    """Run ``fn`` over ``items`` on ``max_workers`` threads; results in input order.
+    """Run ``fn`` over ``items`` on up to ``max_workers`` threads; results in input order.
 
-    A failed item keeps its exception and the others go on. After an edge block, a refused credential
-    or an exhausted budget nothing more is sent: every item not yet started gets that error, so the
-    caller can tell what was deferred.
+    ``size``, when given, is asked before each item is started how many may be in flight now (capped by
+    ``max_workers``), so a batch can grow as latency is measured. A failed item keeps its exception and
+    the others go on. After an edge block, a refused credential or an exhausted budget nothing more is
+    sent: every item not yet started gets that error, so the caller can tell what was deferred.
     """
     work = list(items)
     stop: list[Exception] = []
     stop_lock = threading.Lock()
+    workers = max(1, max_workers)
 
     def run(item: T) -> R | Exception:
         with stop_lock:
@@ -53,9 +147,38 @@ def run_concurrently(
                     stop.append(exc)
             return exc
 
-    with ThreadPoolExecutor(max_workers=max(1, max_workers), thread_name_prefix="pipedrive") as pool:
-        results = list(pool.map(run, work))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pipedrive") as pool:
+        if size is None:
+            results = list(pool.map(run, work))
+        else:
+            results = [f.result() for f in _dispatch(pool, run, work, lambda: min(workers, max(1, size())))]
     return list(zip(work, results, strict=True))
+
+
+def _dispatch(
+    pool: ThreadPoolExecutor, run: Callable[[T], R], work: list[T], allowed: Callable[[], int]
+) -> list[Future[R]]:
+    """Submit ``work`` in order, never more than ``allowed()`` running at once (asked again whenever
+    one finishes); the pool only starts a thread when none is idle, so threads follow the size."""
+    running = 0
+    done = threading.Condition()
+
+    def finished(_: Future[R]) -> None:
+        nonlocal running
+        with done:
+            running -= 1
+            done.notify()
+
+    futures: list[Future[R]] = []
+    for item in work:
+        with done:
+            while running >= allowed():
+                done.wait()
+            running += 1
+        future = pool.submit(run, item)
+        future.add_done_callback(finished)
+        futures.append(future)
+    return futures
 
 
 class RecordWriter(Protocol):
@@ -99,7 +222,7 @@ def whole_name(values: dict[str, Any], row: Mapping[str, Any]) -> dict[str, Any]
 
 class Writer:
     """Sends planned writes through the hook, each only while the write lease is held, journalling each
-    success at once; counts requests sent."""
+    success before it counts as done; counts requests sent."""
 
     def __init__(
         self,
@@ -109,8 +232,14 @@ class Writer:
         known: KnownState,
         run_id: str,
         check_lease: Callable[[], None] = lambda: None,
+        pace: Callable[[], WritePace] | None = None,
     ) -> None:
         self.hook = hook
+        # what sizes the pool (the hook's :meth:`~ml_connector.hooks.pipedrive.PipedriveHook.write_pace`);
+        # without it, or with an explicit ``max_workers``, the pool is fixed
+        self.pace = pace
+        self.journal_time = LatencyEwma()
+        self.sizing: Sizing | None = None  # how the last batch ran
         self.check_lease = check_lease
         self.resolved = resolved
         self.journal = journal
@@ -158,17 +287,28 @@ class Writer:
         """Record a write that Pipedrive has applied, before anything else happens."""
         assert op.row is not None
         desired = self.known.desired(op.row)
+        started = time.monotonic()
         self.journal.append(
             JournalEntry(self.run_id, op.kind, op.key, op.action, pipedrive_id, op.row.content_hash, desired)
         )
+        self.journal_time.observe(time.monotonic() - started)
 
     def write_all(
-        self, ops: list[PlannedOp], *, max_workers: int
+        self, ops: list[PlannedOp], *, max_workers: int | None = None
     ) -> list[tuple[PlannedOp, dict[str, Any] | Exception]]:
+        """Send ``ops`` on ``max_workers`` threads, or, when not given, on as many as keep the burst
+        window full (:class:`ConcurrencySizer`); :attr:`sizing` then says how it ran."""
         if not ops:
             return []
         self.hook.connect()
-        return run_concurrently(self.write, ops, max_workers=max_workers)
+        if max_workers is not None or self.pace is None:
+            workers = max(1, max_workers or MIN_CONCURRENCY)
+            self.sizing = Sizing(len(ops), workers, workers)
+            return run_concurrently(self.write, ops, max_workers=workers)
+        sizer = ConcurrencySizer(self.pace, self.journal_time)
+        results = run_concurrently(self.write, ops, max_workers=MAX_IN_FLIGHT, size=sizer.target)
+        self.sizing = sizer.sizing(len(ops))
+        return results
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_WORKERS = 4
 # Looking up creates whose answer was lost: Pipedrive's update times are its own clock's, so the listing
 # starts this long before the load did.
 CLOCK_SLACK = timedelta(minutes=5)
@@ -45,7 +44,7 @@ def run_load(
     resolved: ResolvedFields,
     mode: Mode,
     dry_run: bool,
-    max_workers: int = MAX_WORKERS,
+    max_workers: int | None = None,
     check_lease: Callable[[], None] = lambda: None,
     repair_duplicates: bool = False,
     trail: AuditTrail | None = None,
@@ -58,6 +57,8 @@ def run_load(
     summary; raises what stopped the writes (edge block, rejected credential, lost lease) or unreadable input.
     ``repair_duplicates`` (``reconcile`` only) merges the records that carry one Workday ID first.
     ``trail`` is the load task's audit trail (a new one for task ``load`` when not given).
+    ``max_workers`` fixes how many writes are in flight; by default the load keeps the plan's burst
+    window full at the latency it observes (:func:`ml_connector.load.execute.concurrency_for`).
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
@@ -95,7 +96,7 @@ def run_load(
         max_workers,
         known,
         record,
-        Writer(hook, resolved, journal, known, run_id, check_lease),
+        Writer(hook, resolved, journal, known, run_id, check_lease, pace=hook.write_pace),
         StateFiles(area),
         repair_duplicates,
     )
@@ -129,7 +130,7 @@ class _KindLoad:
     resolved: ResolvedFields
     mode: Mode
     dry_run: bool
-    max_workers: int
+    max_workers: int | None
     known: KnownState
     record: LoadRecord
     writer: Writer
@@ -193,6 +194,8 @@ class _KindLoad:
                 lost.append((op, result))
             else:
                 self._settle(op, result)
+        if writes:
+            log.info("%s writes: %s", kind, self.writer.sizing)
         if lost:
             self._resolve_lost(kind, lost)
 
