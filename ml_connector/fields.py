@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -192,19 +192,19 @@ class ResolvedFields:
 
 
 def observed_options(
-    mapping: SyncMapping, tables: Mapping[RecordKind, pa.Table]
+    mapping: SyncMapping, values: Mapping[RecordKind, Callable[[], Iterable[pa.RecordBatch]]]
 ) -> dict[tuple[RecordKind, str], set[str]]:
     """Option labels the transformed rows use for each enum/set field, so missing options can be created
-    before the first write."""
+    before the first write. ``values`` opens, per kind, the transformed rows' ``values`` a batch at a time."""
     seen: dict[tuple[RecordKind, str], set[str]] = {}
-    for kind, table in tables.items():
+    for kind, batches in values.items():
         specs = [f for f in mapping.entity_mapping(kind).fields if not f.standard and f.type in OPTION_TYPES]
-        if not specs or table.num_rows == 0:
+        if not specs:
             continue
-        for raw in table.column("values").to_pylist():
-            values = json.loads(raw)
+        for raw in (text for batch in batches() for text in batch.column("values").to_pylist()):
+            values_of_row = json.loads(raw)
             for spec in specs:
-                value = values.get(spec.name)
+                value = values_of_row.get(spec.name)
                 labels = value if isinstance(value, list) else [value]
                 seen.setdefault((kind, spec.name), set()).update(
                     str(v) for v in labels if v not in (None, "")
@@ -233,14 +233,14 @@ def fields_for_load(
     mapping: SyncMapping,
     area: StagingArea,
     staged: dict[str, Any] | None,
-    tables: Mapping[RecordKind, pa.Table],
+    values: Mapping[RecordKind, Callable[[], Iterable[pa.RecordBatch]]],
     *,
     dry_run: bool,
 ) -> ResolvedFields:
     """The resolution the load writes with: the one ``validate_field_definitions`` staged for this run
     when it knows every option label the rows use, else resolved again with those labels (creating what
     is allowed), so a new label in the data never fails a write."""
-    observed = observed_options(mapping, tables)
+    observed = observed_options(mapping, values)
     resolved = staged_resolution(staged, observed)
     if resolved is not None:
         return resolved

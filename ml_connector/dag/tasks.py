@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-
 from ml_connector.audit.trail import AuditTrail
 from ml_connector.dag.context import RunContext
 from ml_connector.http.errors import BudgetExhausted
-from ml_connector.vocabulary import ENTITIES, RecordKind
+from ml_connector.vocabulary import ENTITIES
 
 if TYPE_CHECKING:
     from ml_connector.audit.summary import LoadSummary
@@ -206,15 +204,18 @@ def load(ctx: RunContext) -> None:
     from ml_connector.load.run import run_load
 
     with audited(ctx) as audit, ExitStack() as stack:
-        tables = {kind: ctx.files.read_table(table) for kind, table in TRANSFORMED.items()}
+        values = {
+            kind: partial(ctx.files.iter_batches, table, columns=["values"])
+            for kind, table in TRANSFORMED.items()
+        }
         hook = audit.spending(PipedriveHook(ctx.pipedrive_conn_id))
         stack.callback(hook.close)
         try:
             check = stack.enter_context(pipedrive_writer(ctx, hook, "load"))
             staged = ctx.files.read_document("fields")
-            resolved = fields_for_load(hook, ctx.mapping, ctx.area, staged, tables, dry_run=ctx.dry_run)
+            resolved = fields_for_load(hook, ctx.mapping, ctx.area, staged, values, dry_run=ctx.dry_run)
         except BudgetExhausted as exc:
-            return defer_whole_run(ctx, audit.trail, tables, exc)
+            return defer_whole_run(ctx, audit.trail, exc)
         summary = run_load(
             hook,
             ctx.area,
@@ -231,14 +232,13 @@ def load(ctx: RunContext) -> None:
         log.info("load finished: %s (%s)", summary, hook.log_usage())
 
 
-def defer_whole_run(
-    ctx: RunContext, trail: AuditTrail, tables: Mapping[RecordKind, pa.Table], exc: BudgetExhausted
-) -> None:
+def defer_whole_run(ctx: RunContext, trail: AuditTrail, exc: BudgetExhausted) -> None:
     """The budget ran out before anything could be planned: write nothing, keep the watermark where it is
     (so the next run reads this window again) and end the task successfully."""
     from ml_connector.audit import defer_run
+    from ml_connector.load.inputs import TRANSFORMED
 
-    read = {kind: table.num_rows for kind, table in tables.items()}
+    read = {kind: ctx.files.count_rows(table) for kind, table in TRANSFORMED.items()}
     summary = defer_run(trail, mode=ctx.mode, read=read, reason="daily token budget at its reserve")
     ctx.files.write_document("summary", summary.to_json())
     log.warning("%s", exc)
@@ -249,6 +249,8 @@ def report(ctx: RunContext) -> dict[str, Any]:
     """Log the run's figures as a table, write the run's ledger row, advance the watermark, clean staging
     past its retention and compact the ledger; then fail the task when records failed to write or too
     many were rejected (:func:`ml_connector.audit.shortfall`)."""
+    import pyarrow.compute as pc
+
     from ml_connector.audit import LoadSummary, RunIncomplete, shortfall
     from ml_connector.audit.summary import summary_table
 
@@ -266,12 +268,21 @@ def report(ctx: RunContext) -> dict[str, Any]:
         removed = ctx.area.cleanup(timedelta(days=ctx.mapping.retention_days))
         if removed:
             log.info("removed %d staged runs older than %d days", len(removed), ctx.mapping.retention_days)
-        plan = ctx.files.read_table("plan").to_pylist() if ctx.files.has_table("plan") else []
-        rejects = ctx.files.read_table("rejected").to_pylist() if ctx.files.has_table("rejected") else []
+        # Only the failed and conflict rows of the plan matter here (a plan may hold a million rows).
+        plan = (
+            ctx.files.read_rows("plan", pc.field("action").isin(["failed", "conflict"])).to_pylist()
+            if ctx.files.has_table("plan")
+            else []
+        )
+        invalid_rejects = (
+            ctx.files.read_rows("rejected", ~pc.field("field").isin(["organization"])).num_rows
+            if ctx.files.has_table("rejected")
+            else 0
+        )
         problem = shortfall(
             loaded,
             failed_keys=[str(row["key"]) for row in plan if row["action"] == "failed"],
-            invalid_rejects=sum(1 for r in rejects if r.get("field") != "organization"),
+            invalid_rejects=invalid_rejects,
             max_rejected_share=ctx.mapping.max_rejected_share,
         )
         run_row = record_run(ctx, audit.trail, loaded, meta.get("window"), problem)

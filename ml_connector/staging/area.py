@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from airflow.sdk import ObjectStoragePath
 
@@ -133,6 +134,15 @@ class StagingArea:
         """A staged table a batch at a time: what a task holds is one batch, whatever the file's size."""
         with self._parquet_file(path) as parquet:
             yield from parquet.iter_batches(batch_size=batch_size, columns=columns)
+
+    def read_rows(self, path: ObjectStoragePath, where: pc.Expression) -> pa.Table:
+        """The rows of a staged table that match ``where``, filtered a batch at a time."""
+        with self._parquet_file(path) as parquet:
+            kept = [
+                pa.Table.from_batches([batch]).filter(where)
+                for batch in parquet.iter_batches(batch_size=BATCH_ROWS)
+            ]
+            return pa.concat_tables(kept) if kept else parquet.schema_arrow.empty_table()
 
     def count_rows(self, path: ObjectStoragePath) -> int:
         """The rows of a staged table, from its footer (nothing else is read)."""

@@ -32,6 +32,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from airflow.sdk import ObjectStoragePath
 
@@ -75,6 +76,9 @@ class RunFiles:
 
     def iter_batches(self, name: RunTable, *, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
         return self.area.iter_batches(self.table_path(name), columns=columns)
+
+    def read_rows(self, name: RunTable, where: pc.Expression) -> pa.Table:
+        return self.area.read_rows(self.table_path(name), where)
 
     def count_rows(self, name: RunTable) -> int:
         return self.area.count_rows(self.table_path(name))

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from ml_connector.staging.area import StagingArea, safe_segment
@@ -58,6 +59,15 @@ def test_a_streamed_table_appears_whole_or_not_at_all(area: StagingArea, tmp_pat
         raise RuntimeError("page 3 failed")
     assert area.read_table(path).column("key").to_pylist() == [f"K{i}" for i in range(10)]
     assert [p.name for p in (tmp_path / "runs" / "d" / "r").iterdir()] == ["extracted.parquet"]
+
+
+def test_read_rows_keeps_only_the_matching_rows(area: StagingArea) -> None:
+    path = area.stage_path("d", "r", "plan")
+    actions = ["create", "failed", "unchanged", "conflict"] * 1500
+    area.write_table(path, pa.table({"key": [f"K{i}" for i in range(len(actions))], "action": actions}))
+    kept = area.read_rows(path, pc.field("action").isin(["failed", "conflict"]))
+    assert kept.num_rows == 3000 and set(kept.column("action").to_pylist()) == {"failed", "conflict"}
+    assert kept.column("key").to_pylist()[:2] == ["K1", "K3"]
 
 
 def test_missing_input_names_the_file_and_the_fix(area: StagingArea) -> None:
