@@ -30,7 +30,7 @@ from ml_connector.http.errors import (
     TransientError,
 )
 from ml_connector.http.pacing import RollingWindowLimiter
-from ml_connector.pipedrive_limits import BURST_LIMITS, SEARCH_BURST_LIMIT, WINDOW_S, token_costs
+from ml_connector.pipedrive_limits import BURST_LIMITS, SEARCH_BURST_LIMIT, WINDOW_S, AuthKind, token_costs
 
 SYSTEM = "pipedrive"
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -245,15 +245,24 @@ def shared_limiters(auth_kind: str, plan: str, fingerprint: str) -> Limiters:
         limiters = _registry.get(key)
         if limiters is None:
             limiters = Limiters(
-                burst=RollingWindowLimiter(
-                    max(1, math.floor(limit * SAFETY_MARGIN)), WINDOW_S + WINDOW_SLACK_S
-                ),
-                search=RollingWindowLimiter(
-                    max(1, math.floor(SEARCH_BURST_LIMIT * SAFETY_MARGIN)), WINDOW_S + WINDOW_SLACK_S
-                ),
+                burst=RollingWindowLimiter(paced_slots(limit), WINDOW_S + WINDOW_SLACK_S),
+                search=RollingWindowLimiter(paced_slots(SEARCH_BURST_LIMIT), WINDOW_S + WINDOW_SLACK_S),
             )
             _registry[key] = limiters
         return limiters
+
+
+def paced_slots(limit: int) -> int:
+    """How many of a window's ``limit`` requests the hook lets itself send: SAFETY_MARGIN, at least one."""
+    return max(1, math.floor(limit * SAFETY_MARGIN))
+
+
+def sustainable_share(auth: AuthKind, plan: str, latency_s: float) -> float:
+    """The share of the plan's burst limit the pacing can sustain when a call takes ``latency_s`` from
+    send to answer: each slot serves one call per window plus that call's round trip (about 93% at
+    100 ms). What a benchmark's measured rate is best compared with."""
+    limit = BURST_LIMITS[auth][plan]
+    return paced_slots(limit) / limit * WINDOW_S / (WINDOW_S + WINDOW_SLACK_S + max(0.0, latency_s))
 
 
 def pause_if_spent(response: requests.Response, limiters: Limiters, op: Operation) -> None:

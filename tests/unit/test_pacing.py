@@ -9,7 +9,9 @@ from contextlib import ExitStack
 
 import pytest
 
+from ml_connector.hooks.pipedrive_http import paced_slots, shared_limiters, sustainable_share
 from ml_connector.http.pacing import LatencyEwma, RollingWindowLimiter
+from ml_connector.pipedrive_limits import AuthKind
 
 
 class FakeClock:
@@ -118,3 +120,26 @@ def test_latency_average_follows_recent_calls() -> None:
     assert ewma.value == pytest.approx(0.2)
     with pytest.raises(ValueError, match="alpha"):
         LatencyEwma(alpha=0)
+
+
+@pytest.mark.parametrize(
+    ("auth", "plan", "limit", "slots"),
+    [
+        ("api_token", "growth", 40, 39),
+        ("oauth", "growth", 160, 156),
+        ("api_token", "ultimate", 120, 117),
+        ("oauth", "ultimate", 480, 470),
+    ],
+)
+def test_the_hook_paces_to_98_percent_of_the_plan_per_two_seconds(
+    auth: AuthKind, plan: str, limit: int, slots: int
+) -> None:
+    limiters = shared_limiters("oauth2" if auth == "oauth" else "api_token", plan, f"fp-{auth}-{plan}")
+    assert (limiters.burst.limit, limiters.burst.window_s, limiters.search.limit) == (slots, 2.0, 9)
+    # at 100 ms a slot serves one call per 2.1 s: above 90% of the limit on every plan
+    share = sustainable_share(auth, plan, 0.1)
+    assert share == pytest.approx(slots / limit * 2.0 / 2.1) and share > 0.9
+
+
+def test_a_one_request_window_still_sends() -> None:
+    assert paced_slots(1) == 1
