@@ -124,6 +124,17 @@ def test_supplier_window_selects_updates_in_half_open_interval() -> None:
     assert {v.record.supplier_id for v in early}.isdisjoint(v.record.supplier_id for v in late)
 
 
+def test_a_supplier_window_asked_again_after_a_write_sees_the_write() -> None:
+    store = WorkdayStore(4, 0, 30)
+    as_of = store.now()
+    window_start = sorted(v.updated for v in store.suppliers(as_of))[-1] + timedelta(milliseconds=1)
+    assert store.suppliers(as_of, window_start, None) == []  # nothing updated since: also cached
+    changed = store.mutate(MutationSpec(update_suppliers=2))["updated_suppliers"]
+    assert store.suppliers(as_of, window_start, None) == []  # the pinned moment still sees none
+    later = store.now()
+    assert sorted(v.record.supplier_id for v in store.suppliers(later, window_start, None)) == sorted(changed)
+
+
 def test_unusual_names_cover_every_class_and_stay_xml_text() -> None:
     """``unusual_*_names`` rename records with characters of every class a real tenant holds; every name
     is one XML 1.0 can carry (escaped as text and as an attribute, it parses back to the same string)."""

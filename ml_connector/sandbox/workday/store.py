@@ -160,6 +160,10 @@ class WorkdayStore:
             self.customers_table: _Table[Customer] = _Table()
             self.suppliers_table: _Table[Supplier] = _Table()
             self.contacts_table: _Table[Contact] = _Table()
+            self._windows: OrderedDict[
+                tuple[datetime, datetime | None, datetime | None], list[Version[Supplier]]
+            ]
+            self._windows = OrderedDict()
             for table, records in (
                 (self.customers_table, data.customers),
                 (self.suppliers_table, data.suppliers),
@@ -193,13 +197,29 @@ class WorkdayStore:
         updated_from: datetime | None = None,
         updated_to: datetime | None = None,
     ) -> list[Version[Supplier]]:
-        """Suppliers as of ``as_of``; with a window, those with any update in ``[from, to)``."""
+        """Suppliers as of ``as_of``; with a window, those with any update in ``[from, to)``.
+
+        A windowed selection is a pass over every supplier's history, and a paging client asks for the same
+        one on every page: it is cached like a snapshot (until the next write), or a large tenant's pages
+        would cost the server time in proportion to the tenant.
+        """
         with self._lock:
             rows = self.suppliers_table.snapshot(as_of)
             if updated_from is None and updated_to is None:
                 return rows
+            window = (as_of, updated_from, updated_to)
+            cached = self._windows.get(window)
+            if cached is not None:
+                self._windows.move_to_end(window)
+                return cached
             table = self.suppliers_table
-            return [v for v in rows if table.updated_within(_key(v.record), updated_from, updated_to, as_of)]
+            result = [
+                v for v in rows if table.updated_within(_key(v.record), updated_from, updated_to, as_of)
+            ]
+            self._windows[window] = result
+            if len(self._windows) > _SNAPSHOT_CACHE:
+                self._windows.popitem(last=False)
+            return result
 
     def find(self, kind: str, id_type: str, value: str, as_of: datetime) -> Version[Any] | None:
         """The version as of ``as_of`` of the record a reference ID names (``kind``: customer/supplier/contact)."""
@@ -263,6 +283,7 @@ class WorkdayStore:
         """
         with self._lock:
             self._mutations += 1
+            self._windows.clear()  # a write may enter any cached window
             salt = spec.seed if spec.seed is not None else self._mutations
             rng = random.Random(f"workday-mutation:{self.seed}:{salt}")
             factory = Factory(rng, self.catalog, self._counters)
