@@ -14,6 +14,7 @@ from typing import Any
 from ml_connector.bench import machine, scenarios
 from ml_connector.bench.report import write_results
 from ml_connector.bench.scenarios import Cell, Scenario, SyncSize
+from ml_connector.bench.world import SandboxProcess
 from ml_connector.sandbox.bench import sandbox_figures
 from ml_connector.sandbox.bench_suite import suite_figures
 
@@ -25,7 +26,7 @@ class Profile:
     name: str
     sync: SyncSize
     naive: SyncSize
-    throughput_customers: int
+    seconds_at_limit: float  # how long each throughput run keeps its limit busy
     latency_ms: int
     cells: tuple[Cell, ...]
     scale_tiers: tuple[int, int]
@@ -38,8 +39,8 @@ CELLS = (Cell("growth", "oauth"), Cell("ultimate", "oauth"), Cell("growth", "api
 FULL = Profile(
     name="full",
     sync=SyncSize(customers=10_000, suppliers=2_500),
-    naive=SyncSize(customers=100, suppliers=25),
-    throughput_customers=600,
+    naive=SyncSize(customers=60, suppliers=15),
+    seconds_at_limit=20,
     latency_ms=100,
     cells=CELLS,
     scale_tiers=(25_000, 250_000),
@@ -51,7 +52,7 @@ SMOKE = Profile(
     name="smoke",
     sync=SyncSize(customers=100, suppliers=25),
     naive=SyncSize(customers=10, suppliers=3),
-    throughput_customers=40,
+    seconds_at_limit=2,
     latency_ms=10,
     cells=CELLS,
     scale_tiers=(100, 400),
@@ -81,13 +82,29 @@ def run(profile: Profile, out: Path, log: Callable[[str], None] = print) -> dict
         write_results(results, out)
         log(f"[{results['wall_time_s']:.0f} s] written to {out}")
 
+    # the scale scenario's tenants are generated in processes of their own while the others run
+    sandboxes = {n: SandboxProcess(scenarios.scale_config(n)) for n in profile.scale_tiers}
+    try:
+        return _run(profile, results, sandboxes, done, log)
+    finally:
+        for sandbox in sandboxes.values():
+            sandbox.stop()
+
+
+def _run(
+    profile: Profile,
+    results: dict[str, Any],
+    sandboxes: dict[int, SandboxProcess],
+    done: Callable[..., None],
+    log: Callable[[str], None],
+) -> dict[str, Any]:
     log(f"1-3. initial sync, no-change rerun, changed ({profile.sync})")
     initial, rerun, changed = scenarios.sync_scenarios(profile.sync)
     done(initial, rerun, changed)
     log(f"4. throughput at {profile.latency_ms} ms latency: {', '.join(c.label for c in profile.cells)}")
-    done(scenarios.throughput(list(profile.cells), profile.throughput_customers, profile.latency_ms))
+    done(scenarios.throughput(list(profile.cells), profile.seconds_at_limit, profile.latency_ms))
     log(f"5. scale: {', '.join(f'{n:,}' for n in profile.scale_tiers)} suppliers")
-    done(scenarios.scale(list(profile.scale_tiers)))
+    done(scenarios.scale(list(profile.scale_tiers), sandboxes))
     log(f"6. the naive way ({profile.naive})")
     done(scenarios.naive(profile.naive, initial, rerun))
     log("7. the sandbox's own rate" + (", then the figures the suite used to time" if profile.suite else ""))

@@ -7,11 +7,11 @@ charged them; the load's own summary is kept beside them.
 
 from __future__ import annotations
 
-import time
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from ml_connector.bench.world import DagRun, world
+from ml_connector.bench.world import DagRun, SandboxProcess, world
 from ml_connector.pipedrive_limits import BURST_LIMITS, WINDOW_S, AuthKind
 from ml_connector.sandbox.bench_suite import Figure
 from ml_connector.sandbox.config import PipedrivePlan, SandboxConfig
@@ -189,13 +189,9 @@ def _changed(runs: list[DagRun], changed: dict[str, int], share: float, params: 
         [
             Figure("entities changed in Workday", expected, "entities"),
             Figure("writes", writes, "writes", f"= {expected} (the changed entities)", writes == expected),
-            Figure(
-                "Pipedrive tokens per changed entity",
-                round(per_changed, 3),
-                "tokens",
-                "<= 5.1 (as the initial sync)",
-                per_changed <= 5.1,
-            ),
+            # no goal: besides a 5-token PATCH each, a run reads Pipedrive's recent changes (10 tokens per
+            # 500), and here those are the bench's own writes of minutes before
+            Figure("Pipedrive tokens per changed entity", round(per_changed, 3), "tokens"),
             Figure("Workday requests", _sum(runs, "workday_requests"), "requests"),
             Figure("wall time (both DAG runs)", round(sum(r.seconds for r in runs), 1), "s"),
         ],
@@ -245,16 +241,28 @@ def dense(timeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def throughput(cells: list[Cell], customers: int, latency_ms: int, seed: int = 11) -> Scenario:
+# Organizations and persons per generated customer (one organization, 1.75 contacts on average).
+ENTITIES_PER_CUSTOMER = 2.75
+
+
+def throughput(cells: list[Cell], seconds_at_limit: float, latency_ms: int, seed: int = 11) -> Scenario:
     """A customers DAG run into an empty Pipedrive for each plan and credential, the sandbox answering
-    every request ``latency_ms`` late: how much of the plan's burst limit the load keeps busy."""
+    every request ``latency_ms`` late, with enough customers to keep the limit busy ``seconds_at_limit``
+    seconds: how much of the plan's burst limit the load's writes use, from Pipedrive's timeline."""
     scenario = Scenario(
         "throughput",
         "4. Throughput at the limit",
-        {"customers": customers, "latency_ms": latency_ms, "mode": "full_refresh", "seats": 10},
+        {
+            "latency_ms": latency_ms,
+            "seconds_at_limit": seconds_at_limit,
+            "mode": "full_refresh",
+            "seats": 10,
+            "sustained": "writes in the load's whole seconds (its first and last left out) per second",
+        },
     )
     scenario.details["cells"] = []
     for cell in cells:
+        customers = math.ceil(cell.limit_per_s * seconds_at_limit / ENTITIES_PER_CUSTOMER)
         config = SandboxConfig(
             customers=customers,
             suppliers=0,
@@ -264,32 +272,35 @@ def throughput(cells: list[Cell], customers: int, latency_ms: int, seed: int = 1
             pipedrive_seats=10,
         )
         with world(config, oauth=cell.auth == "oauth") as w:
-            started = int(time.time())
             run = w.run("customers", "full_refresh")
-            timeline = [row for row in w.pipedrive_stats()["timeline"] if row["second"] >= started]
-        rate = sustained(timeline)
+            timeline = w.pipedrive_stats()["timeline"]
+        load = run.task("load")
+        first, last = int(load.started), int(load.started + load.seconds)
+        writes = [row for row in timeline if first <= row["second"] <= last]
+        rate = sustained(writes)
         share = rate / cell.limit_per_s
         rejected = sum(row["rate_limited"] for row in timeline)
         scenario.figures += [
             Figure(
                 f"{cell.label}: sustained writes per second, share of the burst limit "
-                f"({cell.limit_per_s:g}/s)",
+                f"({cell.limit_per_s:g}/s; {customers:,} customers)",
                 round(share, 3),
                 f"share ({rate:.1f} writes/s)",
                 ">= 90%",
                 share >= 0.9,
             ),
-            Figure(f"{cell.label}: 429 answers", rejected, "429s", "0", rejected == 0),
+            Figure(f"{cell.label}: 429 answers (whole run)", rejected, "429s", "0", rejected == 0),
         ]
         scenario.details["cells"].append(
             {
                 "plan": cell.plan,
                 "auth": cell.auth,
+                "customers": customers,
                 "limit_per_s": cell.limit_per_s,
                 "writes_per_s": round(rate, 2),
                 "rate_limited": rejected,
                 "run": run_json(run),
-                "timeline": dense(timeline),
+                "timeline": dense(writes),
             }
         )
     return scenario
@@ -300,9 +311,14 @@ SCALE_TASKS = ("validate_fields", "extract", "transform", "load")
 MEASURED = ("extract", "transform", "load")
 
 
-def scale(tiers: list[int], seed: int = 13) -> Scenario:
+def scale_config(suppliers: int, seed: int = 13) -> SandboxConfig:
+    return SandboxConfig(customers=0, suppliers=suppliers, seed=seed, workday_max_rps=1e6)
+
+
+def scale(tiers: list[int], sandboxes: dict[int, SandboxProcess]) -> Scenario:
     """The suppliers DAG as a dry run (the load only plans) at each size, with all suppliers' contacts:
-    seconds per supplier and peak RSS of each task, each in a worker process of its own."""
+    seconds per supplier and peak RSS of each task, each in a worker process of its own; each tier's
+    sandbox serves from a process of its own (``sandboxes``, started ahead)."""
     scenario = Scenario(
         "scale",
         "5. Scale and memory (suppliers, dry run)",
@@ -310,8 +326,7 @@ def scale(tiers: list[int], seed: int = 13) -> Scenario:
     )
     rows: dict[int, DagRun] = {}
     for n in tiers:
-        config = SandboxConfig(customers=0, suppliers=n, seed=seed, workday_max_rps=1e6)
-        with world(config) as w:
+        with world(scale_config(n), started=sandboxes[n]) as w:
             contacts = w.workday_summary()["contacts"]["total"]
             rows[n] = w.run("suppliers", "full_refresh", dry_run=True, tasks=SCALE_TASKS)
         scenario.details.setdefault("tiers", []).append(

@@ -30,7 +30,8 @@ TASKS = {
     },
     "naive_load": ("ml_connector.bench.naive", "naive_load"),
 }
-# What a worker has imported before it runs a task; a name that no longer exists is skipped.
+# What a worker has imported before it runs a task (so every task of one bench runs the code as it was
+# when the bench started); a name that no longer exists is skipped.
 PRELOAD = [
     "ml_connector.dag.tasks",
     "ml_connector.dag.factory",
@@ -42,6 +43,7 @@ PRELOAD = [
     "ml_connector.fields",
     "ml_connector.audit",
     "ml_connector.bench.naive",
+    "ml_connector.bench.worker",
 ]
 
 _forks = multiprocessing.get_context("forkserver")
@@ -67,6 +69,7 @@ class TaskRun:
 @dataclass(frozen=True)
 class TaskResult:
     task: str
+    started: float  # UNIX time the task function was called
     seconds: float  # the task function's own time
     peak_rss_bytes: int
 
@@ -137,8 +140,8 @@ def _child(task: str, run: dict[str, Any], env: dict[str, str], result_file: str
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
     )
     ctx = _context(task, TaskRun(**run))
-    started = time.perf_counter()
+    started, clock = time.time(), time.perf_counter()
     getattr(importlib.import_module(module), function)(ctx)
-    seconds = time.perf_counter() - started
-    result = TaskResult(task, round(seconds, 3), peak_rss_bytes())
+    seconds = time.perf_counter() - clock
+    result = TaskResult(task, started, round(seconds, 3), peak_rss_bytes())
     Path(result_file).write_text(json.dumps(asdict(result)), encoding="utf-8")

@@ -7,13 +7,15 @@ the connector reports about itself is taken on trust.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ import requests
 from cryptography.fernet import Fernet
 
 from ml_connector.bench.worker import TaskResult, TaskRun, run_task
-from ml_connector.sandbox.config import SandboxConfig
+from ml_connector.sandbox.config import SandboxConfig, pipedrive_connection_uri, workday_connection_uri
 from ml_connector.sandbox.runtime import RunningSandbox, run_sandbox
 from ml_connector.staging.area import StagingArea
 from ml_connector.staging.files import RunFiles
@@ -66,11 +68,69 @@ class DagRun:
         return next(t for t in self.tasks if t.task == name)
 
 
+@dataclass(frozen=True)
+class Endpoints:
+    """Where a running sandbox answers, in this process or another one."""
+
+    config: SandboxConfig
+    workday_url: str
+    pipedrive_url: str
+
+    @classmethod
+    def of(cls, sandbox: RunningSandbox) -> Endpoints:
+        return cls(sandbox.config, sandbox.workday_url, sandbox.pipedrive_url)
+
+    @property
+    def workday_conn_uri(self) -> str:
+        return workday_connection_uri(self.workday_url, self.config.workday)
+
+    def pipedrive_conn_uri(self, *, oauth: bool) -> str:
+        c = self.config
+        return pipedrive_connection_uri(
+            self.pipedrive_url, c.pipedrive, c.pipedrive_plan, c.pipedrive_seats, oauth=oauth
+        )
+
+
+class SandboxProcess:
+    """A sandbox served from a process of its own, started ahead of use: a large tenant is generated
+    while earlier scenarios run, and its memory and interpreter lock stay out of the bench's."""
+
+    def __init__(self, config: SandboxConfig) -> None:
+        spawn = multiprocessing.get_context("spawn")
+        self.config = config
+        self._conn, child_conn = spawn.Pipe()
+        self._process = spawn.Process(
+            target=_serve, args=(config, child_conn), name="bench-sandbox", daemon=True
+        )
+        self._process.start()
+        self._endpoints: Endpoints | None = None
+
+    def endpoints(self) -> Endpoints:
+        """Wait until both servers answer, then where."""
+        if self._endpoints is None:
+            workday_url, pipedrive_url = self._conn.recv()
+            self._endpoints = Endpoints(self.config, workday_url, pipedrive_url)
+        return self._endpoints
+
+    def stop(self) -> None:
+        if self._process.is_alive():
+            self._conn.send("stop")
+            self._process.join(timeout=30)
+        if self._process.is_alive():
+            self._process.terminate()
+
+
+def _serve(config: SandboxConfig, conn: Connection) -> None:
+    with run_sandbox(config) as sandbox:
+        conn.send((sandbox.workday_url, sandbox.pipedrive_url))
+        conn.recv()  # until told to stop (or the bench is gone)
+
+
 @dataclass
 class World:
     """A running sandbox, its connections in ``os.environ`` and a staging area of its own."""
 
-    sandbox: RunningSandbox
+    sandbox: Endpoints
     workdir: Path
     oauth: bool
     _runs: int = field(default=0)
@@ -131,16 +191,14 @@ class World:
 
 
 @contextmanager
-def connections(sandbox: RunningSandbox, state_dir: Path, *, oauth: bool) -> Iterator[None]:
+def connections(sandbox: Endpoints, state_dir: Path, *, oauth: bool) -> Iterator[None]:
     """The hooks' connections (``AIRFLOW_CONN_*``) pointed at ``sandbox``, with a token vault of its own;
     child processes inherit them."""
     saved = dict(os.environ)
     os.environ.update(
         {
             "AIRFLOW_CONN_WORKDAY_DEFAULT": sandbox.workday_conn_uri,
-            "AIRFLOW_CONN_PIPEDRIVE_DEFAULT": (
-                sandbox.pipedrive_oauth_conn_uri if oauth else sandbox.pipedrive_conn_uri
-            ),
+            "AIRFLOW_CONN_PIPEDRIVE_DEFAULT": sandbox.pipedrive_conn_uri(oauth=oauth),
             "ML_CONNECTOR_FERNET_KEYS": Fernet.generate_key().decode(),
             "ML_CONNECTOR_STATE_DIR": str(state_dir),
         }
@@ -153,11 +211,17 @@ def connections(sandbox: RunningSandbox, state_dir: Path, *, oauth: bool) -> Ite
 
 
 @contextmanager
-def world(config: SandboxConfig, *, oauth: bool = True) -> Iterator[World]:
-    """A fresh sandbox (empty Pipedrive, seeded Workday) and a private working folder for its runs."""
-    with (
-        tempfile.TemporaryDirectory(prefix="ml-connector-bench-") as tmp,
-        run_sandbox(config) as sandbox,
-        connections(sandbox, Path(tmp) / "state", oauth=oauth),
-    ):
-        yield World(sandbox, Path(tmp), oauth)
+def world(
+    config: SandboxConfig, *, oauth: bool = True, started: SandboxProcess | None = None
+) -> Iterator[World]:
+    """A fresh sandbox (empty Pipedrive, seeded Workday) and a private working folder for its runs; the
+    sandbox serves from this process, or from ``started`` (then stopped on exit)."""
+    with ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ml-connector-bench-")))
+        if started is None:
+            endpoints = Endpoints.of(stack.enter_context(run_sandbox(config)))
+        else:
+            stack.callback(started.stop)
+            endpoints = started.endpoints()
+        stack.enter_context(connections(endpoints, tmp / "state", oauth=oauth))
+        yield World(endpoints, tmp, oauth)
