@@ -9,13 +9,23 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 
 from ml_connector.load.identity import Listing
-from ml_connector.load.plan import Known, PlanInputs, PlannedOp, Row, desired_values, needs_listing
-from ml_connector.load.state import JournalEntry, read_identity, read_pushed, save_after_load
+from ml_connector.load.plan import (
+    Known,
+    PlanInputs,
+    PlannedOp,
+    Row,
+    desired_values,
+    needs_listing,
+    same_as_pushed,
+)
+from ml_connector.load.pushed import PushedValues
+from ml_connector.load.state import JournalEntry, read_identity, save_after_load
 from ml_connector.staging.area import StagingArea
+from ml_connector.staging.files import StateFiles
 from ml_connector.vocabulary import RECORD_KINDS, Mode, RecordKind
 
 log = logging.getLogger(__name__)
@@ -31,7 +41,10 @@ class KnownState:
     and the keys whose record turned out deleted (kept out of the saved identity map)."""
 
     identity: dict[RecordKind, dict[str, int]] = field(default_factory=_per_kind)
-    pushed: dict[RecordKind, dict[str, Known]] = field(default_factory=lambda: {k: {} for k in RECORD_KINDS})
+    # What this DAG last pushed; read from the state files as :class:`PushedValues` (values on demand).
+    pushed: dict[RecordKind, MutableMapping[str, Known]] = field(
+        default_factory=lambda: {k: {} for k in RECORD_KINDS}
+    )
     listed: dict[RecordKind, Listing | None] = field(default_factory=lambda: dict.fromkeys(RECORD_KINDS))
     forgotten: dict[RecordKind, set[str]] = field(default_factory=lambda: {k: set() for k in RECORD_KINDS})
     # Workday keys that more than one Pipedrive record carries, found by the check of recent changes.
@@ -44,7 +57,10 @@ class KnownState:
     def read(cls, area: StagingArea, entity: str) -> KnownState:
         return cls(
             identity={kind: read_identity(area, kind) for kind in RECORD_KINDS},
-            pushed={kind: read_pushed(area, entity, kind) for kind in RECORD_KINDS},
+            pushed={
+                kind: PushedValues(kind, area, StateFiles(area).pushed_path(entity, kind))
+                for kind in RECORD_KINDS
+            },
         )
 
     def replay(self, entries: Iterable[JournalEntry]) -> None:
@@ -116,10 +132,11 @@ class KnownState:
         organizations a dry run would create (so their persons plan as creates, not deferrals)."""
         listing = self.listed[kind]
         listed_known = listing.known if listing is not None else {}
+        known: Mapping[str, Known]
         if mode == "reconcile":
-            known = {**self.pushed[kind], **listed_known}
+            known = _Layered(listed_known, self.pushed[kind])
         else:
-            known = {**listed_known, **self.pushed[kind]}
+            known = _Layered(self.pushed[kind], listed_known)
         org_ids: dict[str, int | str] = dict(self.identity["organization"])
         for key in pending_orgs:
             org_ids[key] = f"(new organization {key})"
@@ -139,6 +156,23 @@ class KnownState:
                 else {}
             ),
         )
+
+    def read_changed_values(self, kind: RecordKind, rows: Iterable[Row]) -> int:
+        """Read the pushed values of the rows that no longer match them (their hash, or a person's
+        organization, changed), for the field-level diff; unchanged rows are never read. Returns how many."""
+        pushed = self.pushed[kind]
+        if not isinstance(pushed, PushedValues):
+            return 0
+        changed = []
+        for row in rows:
+            known = pushed.get(row.key)
+            if (
+                known is not None
+                and known.values is None
+                and not same_as_pushed(row, known, self.org_id(row))
+            ):
+                changed.append(row.key)
+        return pushed.load_values(changed)
 
     def org_id(self, row: Row) -> int | None:
         """A person's organization id as known now (None for an organization)."""
@@ -162,12 +196,39 @@ class KnownState:
             self.forgotten[kind].add(key)
 
     def save(self, area: StagingArea, entity: str, carried: Iterable[PlannedOp]) -> None:
+        for kind, pushed in self.pushed.items():
+            if not isinstance(pushed, PushedValues):
+                raise TypeError(
+                    f"the pushed {kind}s were not read from the state files: nothing to save them to"
+                )
+            pushed.save()
         save_after_load(
             area,
             entity,
             identity=self.identity,
-            pushed=self.pushed,
             listed={kind: self.listed[kind] is not None for kind in RECORD_KINDS},
             forgotten=self.forgotten,
             carried=carried,
         )
+
+
+class _Layered(Mapping[str, Known]):
+    """Two mappings read as one, ``first`` winning: what is known, without copying either."""
+
+    def __init__(self, first: Mapping[str, Known], second: Mapping[str, Known]) -> None:
+        self.first, self.second = first, second
+
+    def __getitem__(self, key: str) -> Known:
+        if key in self.first:
+            return self.first[key]
+        return self.second[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.first or key in self.second
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.first
+        yield from (k for k in self.second if k not in self.first)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)

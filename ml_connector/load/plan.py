@@ -75,10 +75,13 @@ class PlannedOp:
 
 @dataclass(frozen=True)
 class Known:
-    """What Pipedrive holds for one record as far as the loader knows: ``values`` None means unknown."""
+    """What Pipedrive holds for one record as far as the loader knows: ``values`` None means unknown,
+    unless ``content_hash`` is set: then they are what this DAG pushed, not read because the row's hash
+    (and a person's ``org_id``) still match (:mod:`ml_connector.load.pushed`)."""
 
     values: Mapping[str, Any] | None = None
     content_hash: str | None = None
+    org_id: int | None = None
 
 
 @dataclass
@@ -160,12 +163,22 @@ def plan_record(row: Row, inputs: PlanInputs) -> PlannedOp:
     if pipedrive_id is None:
         return replace(op, action="create", changes=diff_values(None, desired))
     known = inputs.known.get(row.key)
+    if known is not None and known.values is None and same_as_pushed(row, known, org_id):
+        return op.but("unchanged", "", pipedrive_id)
     before = known.values if known is not None else None
     changes = diff_values(before, desired)
     if before is not None and not changes:
         return op.but("unchanged", "", pipedrive_id)
     reason = "" if before is not None else "values in Pipedrive unknown to this DAG: every mapped field sent"
     return replace(op, action="update", pipedrive_id=pipedrive_id, changes=changes, reason=reason)
+
+
+def same_as_pushed(row: Row, known: Known, org_id: int | str | None) -> bool:
+    """The row is what this DAG last pushed: the same content hash, and for a person the same
+    organization (which the hash does not cover)."""
+    if known.content_hash != row.content_hash or not row.content_hash:
+        return False
+    return row.kind != "person" or known.org_id == org_id
 
 
 def plan_records(rows: Iterable[Row], inputs: PlanInputs) -> list[PlannedOp]:

@@ -174,6 +174,9 @@ class _KindLoad:
             self._check_duplicates(kind, rows)
         if not rows:
             return
+        read = self.known.read_changed_values(kind, rows)
+        if read:
+            log.info("read the pushed values of %d changed %s(s) for their field-level diff", read, kind)
         pending = self.record.pending_creates("organization") if self.dry_run else []
         inputs = self.known.plan_inputs(
             kind, mode=self.mode, inactive_policy=self.resolved.inactive_policy, pending_orgs=pending

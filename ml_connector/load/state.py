@@ -4,8 +4,8 @@ Layout under the staging root (``state/`` is never removed by retention):
 
 - ``state/organizations/identity.parquet``, ``state/persons/identity.parquet``: ``key -> pipedrive_id``,
   shared by both DAGs (a company that is customer and supplier is one organization).
-- ``state/<entity>/pushed_organizations.parquet``, ``pushed_persons.parquet``: ``key, content_hash,
-  values`` (JSON) as this DAG last wrote them; what the next run diffs against.
+- ``state/<entity>/pushed_organizations.parquet``, ``pushed_persons.parquet``: what this DAG last wrote,
+  what the next run diffs against (:mod:`ml_connector.load.pushed`).
 - ``state/<entity>/deferred.parquet``: transformed rows not written yet (budget, missing organization,
   conflict, failed write) with the reason; the next run takes them first.
 - ``state/<entity>/journal/<run>.jsonl``: one fsync'd line per successful write of a load in progress;
@@ -22,7 +22,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from ml_connector.load.plan import Known, PlannedOp, Row
+from ml_connector.load.plan import PlannedOp, Row
 from ml_connector.staging.area import StagingArea
 from ml_connector.staging.canonical import canonical_json
 from ml_connector.staging.files import StateFiles
@@ -39,7 +39,6 @@ PLAN_SCHEMA = pa.schema(
     ]
 )
 IDENTITY_SCHEMA = pa.schema([("key", pa.string()), ("pipedrive_id", pa.int64())])
-PUSHED_SCHEMA = pa.schema([("key", pa.string()), ("content_hash", pa.string()), ("values", pa.string())])
 DEFERRED_SCHEMA = pa.schema(
     [
         ("kind", pa.string()),
@@ -90,30 +89,6 @@ def write_identity(area: StagingArea, kind: RecordKind, identity: Mapping[str, i
     keys = sorted(identity)
     table = pa.table({"key": keys, "pipedrive_id": [identity[k] for k in keys]}, schema=IDENTITY_SCHEMA)
     area.write_table(StateFiles(area).identity_path(kind), table)
-
-
-# -- pushed values ------------------------------------------------------------------------------------------
-def read_pushed(area: StagingArea, entity: str, kind: RecordKind) -> dict[str, Known]:
-    path = StateFiles(area).pushed_path(entity, kind)
-    if not path.exists():
-        return {}
-    return {
-        str(rec["key"]): Known(json.loads(rec["values"]), rec["content_hash"])
-        for rec in area.read_table(path).to_pylist()
-    }
-
-
-def write_pushed(area: StagingArea, entity: str, kind: RecordKind, pushed: Mapping[str, Known]) -> None:
-    keys = sorted(k for k, v in pushed.items() if v.values is not None)
-    table = pa.table(
-        {
-            "key": keys,
-            "content_hash": [pushed[k].content_hash or "" for k in keys],
-            "values": [canonical_json(pushed[k].values) for k in keys],
-        },
-        schema=PUSHED_SCHEMA,
-    )
-    area.write_table(StateFiles(area).pushed_path(entity, kind), table)
 
 
 # -- carried-over rows ----------------------------------------------------------------------------------------
@@ -170,12 +145,12 @@ def save_after_load(
     entity: str,
     *,
     identity: Mapping[RecordKind, Mapping[str, int]],
-    pushed: Mapping[RecordKind, Mapping[str, Known]],
     listed: Mapping[RecordKind, bool],
     forgotten: Mapping[RecordKind, Iterable[str]],
     carried: Iterable[PlannedOp],
 ) -> None:
-    """Identity and pushed values, then the carried-over rows (the journals are dropped after this)."""
+    """Identity, then the carried-over rows (the journals are dropped after this); the pushed values are
+    :class:`ml_connector.load.pushed.PushedValues`'s to save."""
     for kind in RECORD_KINDS:
         on_disk = read_identity(area, kind) if not listed[kind] else {}
         write_identity(
@@ -183,7 +158,6 @@ def save_after_load(
             kind,
             merged_identity(on_disk, identity[kind], listed=listed[kind], forgotten=forgotten[kind]),
         )
-        write_pushed(area, entity, kind, pushed[kind])
     write_deferred(area, entity, carried)
 
 

@@ -144,6 +144,11 @@ class StagingArea:
             ]
             return pa.concat_tables(kept) if kept else parquet.schema_arrow.empty_table()
 
+    def schema(self, path: ObjectStoragePath) -> pa.Schema:
+        """A staged table's schema, from its footer."""
+        with self._parquet_file(path) as parquet:
+            return parquet.schema_arrow
+
     def count_rows(self, path: ObjectStoragePath) -> int:
         """The rows of a staged table, from its footer (nothing else is read)."""
         with self._parquet_file(path) as parquet:
