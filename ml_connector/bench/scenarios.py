@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ml_connector.bench.world import DagRun, SandboxProcess, world
+from ml_connector.hooks.pipedrive_http import sustainable_share
 from ml_connector.pipedrive_limits import BURST_LIMITS, WINDOW_S, AuthKind
 from ml_connector.sandbox.bench_suite import Figure
 from ml_connector.sandbox.config import PipedrivePlan, SandboxConfig
@@ -288,6 +289,11 @@ def throughput(cells: list[Cell], seconds_at_limit: float, latency_ms: int, seed
                 f"share ({rate:.1f} writes/s)",
                 ">= 90%",
                 share >= 0.9,
+            ),
+            Figure(
+                f"{cell.label}: the most the hook's pacing sustains at {latency_ms} ms a call",
+                round(sustainable_share(cell.auth, cell.plan, latency_ms / 1000), 3),
+                "share",
             ),
             Figure(f"{cell.label}: 429 answers (whole run)", rejected, "429s", "0", rejected == 0),
         ]
