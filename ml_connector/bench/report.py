@@ -86,7 +86,7 @@ def chart(cells: list[dict[str, Any]], latency_ms: int, path: Path) -> None:
                 marker="x",
                 label=f"{label}: seconds with 429s",
             )
-    ax.set_xlabel("seconds since the load's first write")
+    ax.set_xlabel("seconds since the load task started")
     ax.set_ylabel("accepted writes per second")
     ax.set_title(f"Pipedrive writes per second during a customers load (sandbox latency {latency_ms} ms)")
     ax.set_ylim(bottom=0)
