@@ -39,7 +39,7 @@ CELLS = (Cell("growth", "oauth"), Cell("ultimate", "oauth"), Cell("growth", "api
 FULL = Profile(
     name="full",
     sync=SyncSize(customers=10_000, suppliers=2_500),
-    naive=SyncSize(customers=60, suppliers=15),
+    naive=SyncSize(customers=40, suppliers=10),
     seconds_at_limit=20,
     latency_ms=100,
     cells=CELLS,

@@ -30,7 +30,6 @@ from ml_connector.staging.files import RunFiles
 from ml_connector.vocabulary import Mode
 
 SYNC_TASKS = ("validate_fields", "extract", "transform", "load", "report")
-COLUMNS = ("read", "created", "updated", "unchanged", "rejected", "conflicts", "deferred")
 
 
 def control(url: str, method: str, path: str, body: Any = None) -> Any:
