@@ -15,14 +15,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+# How much faster than ``limit / window_s`` sends may follow each other (see RollingWindowLimiter): 1
+# would never catch up after a stall (a garbage collection, a slow answer), 2 or more lets freed slots
+# bunch again. Measured at 240 requests/s and 100 ms: 1 sustained about 4% fewer writes than 1.25.
+CATCH_UP = 1.25
 # The most requests one client keeps in flight: the size of its keep-alive connection pool, and the
 # ceiling of a load's concurrency (past it, threads only queue for the window).
 MAX_IN_FLIGHT = 64
 
 
 class RollingWindowLimiter:
-    """At most ``limit`` requests counted in any ``window_s`` seconds, sent at most ``limit / window_s``
-    a second; taking a slot blocks until allowed.
+    """At most ``limit`` requests counted in any ``window_s`` seconds, sent at most :data:`CATCH_UP`
+    times ``limit / window_s`` a second; taking a slot blocks until allowed.
 
     :meth:`acquire` counts its slot from the moment it is taken. :meth:`slot` holds its slot while the
     request is in flight and counts it from the answer: the server stamps a request when it arrives,
@@ -50,8 +54,9 @@ class RollingWindowLimiter:
         self._in_flight = 0
         self._blocked_until = 0.0
         # Sends are spread at least this far apart, so a window's slots do not all free in one bunch
-        # (a bunch needs as many threads as slots to be reused at once; spread, a few keep up).
-        self.spacing_s = window_s / limit
+        # (a bunch needs as many threads as slots to be reused at once; spread, a few keep up), yet a
+        # little faster than the window's own rate, so slots left idle by a stall are caught up.
+        self.spacing_s = window_s / limit / CATCH_UP
         self._last = -self.spacing_s
         self._lock = threading.Lock()
         # One waiter at a time: the others queue on this lock instead of all waking at every expiry.
