@@ -4,10 +4,11 @@
 
 - :mod:`.inputs` reads this run's rows, the rows carried over and the rejects;
 - :mod:`.known` holds what Pipedrive is known to hold (state files, folded with the journals of
-  unfinished loads, repaired by a listing from :mod:`.identity` when the map may be incomplete);
+  unfinished loads, repaired by a listing from :mod:`.identity` when the map may be incomplete); of
+  what this DAG pushed it holds digests, and :mod:`.pushed` reads values only for rows that changed;
 - :mod:`.plan` decides every record, purely: create, update (which fields), or not;
-- :mod:`.execute` sends the writes on a small worker pool, journalling each success at once, and
-  classifies each result;
+- :mod:`.execute` sends the writes with as many in flight as the plan's burst window and the observed
+  latency call for, journalling each success at once, and classifies each result;
 - :mod:`.record` writes the plan, the ledger and the summary; :mod:`.state` owns the state files.
 
 Modes: ``incremental`` and ``full_refresh`` plan alike against the values this DAG last pushed (a
