@@ -126,9 +126,14 @@ def _run(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ml_connector.bench", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="every scenario on a few hundred records")
-    parser.add_argument("--out", type=Path, default=Path("bench/results"), help="where the results go")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="where the results go (default bench/results, with --smoke .artifacts/bench-smoke)",
+    )
     args = parser.parse_args(argv)
-    run(SMOKE if args.smoke else FULL, args.out, log=lambda line: print(line, flush=True))
+    out = args.out or Path(".artifacts/bench-smoke" if args.smoke else "bench/results")
+    run(SMOKE if args.smoke else FULL, out, log=lambda line: print(line, flush=True))
     return 0
 
 
