@@ -17,7 +17,7 @@ from ml_connector.load.identity import Listing, list_identity
 from ml_connector.load.inputs import read_inputs
 from ml_connector.load.known import KnownState
 from ml_connector.load.lease import LeaseLost
-from ml_connector.load.plan import WRITE_ACTIONS, PlannedOp, Row, duplicate_reason, plan_records
+from ml_connector.load.plan import WRITE_ACTIONS, PlanInputs, PlannedOp, Row, duplicate_reason, plan_records
 from ml_connector.load.record import LoadRecord
 from ml_connector.load.state import Journal
 from ml_connector.staging.area import StagingArea
@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Records planned and written at a time: their decisions (field-level changes and all) are settled into
+# the plan and the ledger before the next batch is planned, so a kind's ops are never all held at once.
+PLAN_BATCH_ROWS = 5_000
 # Looking up creates whose answer was lost: Pipedrive's update times are its own clock's, so the listing
 # starts this long before the load did.
 CLOCK_SLACK = timedelta(minutes=5)
@@ -174,13 +177,29 @@ class _KindLoad:
             self._check_duplicates(kind, rows)
         if not rows:
             return
-        read = self.known.read_changed_values(kind, rows)
-        if read:
-            log.info("read the pushed values of %d changed %s(s) for their field-level diff", read, kind)
         pending = self.record.pending_creates("organization") if self.dry_run else []
         inputs = self.known.plan_inputs(
             kind, mode=self.mode, inactive_policy=self.resolved.inactive_policy, pending_orgs=pending
         )
+        lost: list[tuple[PlannedOp, Exception]] = []
+        wrote = False
+        for start in range(0, len(rows), PLAN_BATCH_ROWS):
+            batch = rows[start : start + PLAN_BATCH_ROWS]
+            read = self.known.read_changed_values(kind, batch)
+            if read:
+                log.info("read the pushed values of %d changed %s(s) for their field-level diff", read, kind)
+            wrote = self._plan_and_write(batch, inputs, lost) or wrote
+        if wrote:
+            log.info("%s writes: %s", kind, self.writer.sizing)
+        if lost:
+            self._resolve_lost(kind, lost)
+
+    def _plan_and_write(
+        self, rows: list[Row], inputs: PlanInputs, lost: list[tuple[PlannedOp, Exception]]
+    ) -> bool:
+        """Plan one batch of a kind and send its writes; creates whose answer was lost are added to
+        ``lost``. Once the load has stopped (budget, an error a person must fix), writes are deferred.
+        Returns whether anything was sent."""
         ops = plan_records(rows, inputs)
         writes = [op for op in ops if op.action in WRITE_ACTIONS]
         for op in ops:
@@ -189,18 +208,19 @@ class _KindLoad:
         if self.dry_run:
             for op in writes:
                 self.record.settle(op, tokens=0)
-            return
-        lost: list[tuple[PlannedOp, Exception]] = []
+            return False
+        stopped = self.record.stop_error or self.record.budget_error
+        if stopped is not None:
+            for op in writes:
+                self._settle(op, stopped)
+            return False
         for op, result in self.writer.write_all(writes, max_workers=self.max_workers):
             if lost_create(op, result):
                 assert isinstance(result, Exception)
                 lost.append((op, result))
             else:
                 self._settle(op, result)
-        if writes:
-            log.info("%s writes: %s", kind, self.writer.sizing)
-        if lost:
-            self._resolve_lost(kind, lost)
+        return bool(writes)
 
     def _merge_duplicates(self, kind: RecordKind, listing: Listing) -> None:
         """Merge the records that carry one Workday ID into the oldest (Pipedrive numbers records in the

@@ -19,6 +19,7 @@ from ml_connector.audit import LoadSummary
 from ml_connector.fields import ResolvedFields, validate_field_definitions
 from ml_connector.hooks.pipedrive import PipedriveHook
 from ml_connector.http.retry import RetryPolicy
+from ml_connector.load import run
 from ml_connector.load.lease import LeaseLost
 from ml_connector.load.run import run_load
 from ml_connector.mapping import load_mapping
@@ -400,9 +401,12 @@ def test_a_load_that_loses_its_lease_stops_writing_and_leaves_what_a_killed_load
 
 
 # -- budget ----------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("batch", [None, 3], ids=["one batch", "batches of 3"])
 def test_an_exhausted_budget_defers_the_rest_without_failing_and_the_next_run_writes_it_first(
-    env: Env,
+    env: Env, monkeypatch: pytest.MonkeyPatch, batch: int | None
 ) -> None:
+    if batch is not None:  # the budget runs out in the third batch: the later ones are deferred unsent
+        monkeypatch.setattr(run, "PLAN_BATCH_ROWS", batch)
     orgs, persons = orgs_and_persons(20)
     env.stage("run-1", orgs, persons)
     reserve = env.hook.config.budget_reserve
