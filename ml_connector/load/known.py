@@ -70,7 +70,13 @@ class KnownState:
             self.pushed[entry.kind][entry.key] = Known(entry.values, entry.content_hash)
 
     def must_list(
-        self, kind: RecordKind, rows: list[Row], *, mode: Mode, resumed: bool, skip_inactive: bool
+        self,
+        kind: RecordKind,
+        keys: Iterable[tuple[str, bool]],
+        *,
+        mode: Mode,
+        resumed: bool,
+        skip_inactive: bool,
     ) -> bool:
         """Whether the identity map may be incomplete for these rows (see :mod:`ml_connector.load.identity`)."""
         identity = self.identity[kind]
@@ -78,7 +84,7 @@ class KnownState:
             mode == "reconcile"
             or resumed
             or not identity
-            or needs_listing(rows, identity, skip_inactive=skip_inactive)
+            or needs_listing(keys, identity, skip_inactive=skip_inactive)
         )
 
     def take_listing(self, kind: RecordKind, listing: Listing) -> set[str]:

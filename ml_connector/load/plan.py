@@ -192,6 +192,9 @@ def merge_carried(current: Iterable[Row], carried: Iterable[Row]) -> list[Row]:
     return [*first.values(), *(r for key, r in now.items() if key not in first)]
 
 
-def needs_listing(rows: Iterable[Row], identity: Mapping[str, int], *, skip_inactive: bool = False) -> bool:
-    """A key Pipedrive may already hold but the map lacks: list before creating, never search."""
-    return any(r.key not in identity and (r.active or not skip_inactive) for r in rows)
+def needs_listing(
+    keys: Iterable[tuple[str, bool]], identity: Mapping[str, int], *, skip_inactive: bool = False
+) -> bool:
+    """A key (of ``(key, active)`` pairs) Pipedrive may already hold but the map lacks: list before
+    creating, never search."""
+    return any(key not in identity and (active or not skip_inactive) for key, active in keys)

@@ -14,7 +14,7 @@ from ml_connector.fields import ResolvedFields
 from ml_connector.http.errors import ApiError, BudgetExhausted
 from ml_connector.load.execute import Writer, failure_reason, lost_create, outcome
 from ml_connector.load.identity import Listing, list_identity
-from ml_connector.load.inputs import read_inputs
+from ml_connector.load.inputs import KindRows, read_inputs
 from ml_connector.load.known import KnownState
 from ml_connector.load.lease import LeaseLost
 from ml_connector.load.plan import WRITE_ACTIONS, PlanInputs, PlannedOp, Row, duplicate_reason, plan_records
@@ -104,7 +104,7 @@ def run_load(
         repair_duplicates,
     )
     for kind in RECORD_KINDS:
-        record.read(kind, len(inputs.rows[kind]))
+        record.read(kind, inputs.rows[kind].count)
         load.run(kind, inputs.rows[kind], resumed=bool(journal_files))
 
     if isinstance(record.stop_error, LeaseLost):
@@ -142,20 +142,19 @@ class _KindLoad:
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
     checked: set[RecordKind] = field(default_factory=set)  # kinds whose duplicate check is current
 
-    def run(self, kind: RecordKind, rows: list[Row], *, resumed: bool) -> None:
+    def run(self, kind: RecordKind, rows: KindRows, *, resumed: bool) -> None:
         if self.record.stopped:
-            if rows:
-                self.record.carry_all(kind, rows, self.known.identity[kind])
+            self._carry_all(rows)
             return
         skip_inactive = self.resolved.inactive_policy == "skip"
-        if rows and self.known.must_list(
-            kind, rows, mode=self.mode, resumed=resumed, skip_inactive=skip_inactive
+        if rows.count and self.known.must_list(
+            kind, rows.keys_active(), mode=self.mode, resumed=resumed, skip_inactive=skip_inactive
         ):
             try:
                 listing = list_identity(self.hook, self.resolved, kind)
             except BudgetExhausted as exc:
                 self.record.budget_exhausted(kind, exc)
-                self.record.carry_all(kind, rows, self.known.identity[kind])
+                self._carry_all(rows)
                 return
             self.writer.count_requests(max(listing.pages, 1))
             before = set(self.known.identity[kind])
@@ -175,7 +174,7 @@ class _KindLoad:
                 )
         else:
             self._check_duplicates(kind, rows)
-        if not rows:
+        if not rows.count:
             return
         pending = self.record.pending_creates("organization") if self.dry_run else []
         inputs = self.known.plan_inputs(
@@ -183,8 +182,7 @@ class _KindLoad:
         )
         lost: list[tuple[PlannedOp, Exception]] = []
         wrote = False
-        for start in range(0, len(rows), PLAN_BATCH_ROWS):
-            batch = rows[start : start + PLAN_BATCH_ROWS]
+        for batch in rows.batches(PLAN_BATCH_ROWS):
             read = self.known.read_changed_values(kind, batch)
             if read:
                 log.info("read the pushed values of %d changed %s(s) for their field-level diff", read, kind)
@@ -254,7 +252,11 @@ class _KindLoad:
                 del listing.conflicts[key]
                 listing.identity[key] = survivor  # its values are not known: the plan compares every field
 
-    def _check_duplicates(self, kind: RecordKind, rows: list[Row]) -> None:
+    def _carry_all(self, rows: KindRows) -> None:
+        for batch in rows.batches(PLAN_BATCH_ROWS):
+            self.record.carry_all(rows.kind, batch, self.known.identity[rows.kind])
+
+    def _check_duplicates(self, kind: RecordKind, rows: KindRows) -> None:
         """Without a full listing, list what changed in Pipedrive since the last check (10 tokens per 500
         records): a Workday key under another id than the map's is a duplicate, reported as a conflict
         (ledger, summary, an error line) and never written to; a key the map lacks is adopted."""
@@ -279,7 +281,7 @@ class _KindLoad:
         self.writer.count_requests(sum(len(ids) for ids in candidates.values()))
         self.checked.add(kind)
         found = self.known.confirm_duplicates(kind, live)
-        planned = {row.key for row in rows}
+        planned = {key for key, _ in rows.keys_active()}
         for key, ids in sorted(found.items()):
             reason = duplicate_reason(kind, key, ids)
             log.error("duplicate in Pipedrive: %s", reason)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 from ml_connector.audit import AuditTrail, LoadSummary
@@ -12,12 +14,14 @@ from ml_connector.fields import ResolvedField, ResolvedFields
 from ml_connector.http.errors import ApiError, BudgetExhausted, CredentialRejected, OutcomeUnknown
 from ml_connector.load.execute import Writer, lost_create, outcome, payload
 from ml_connector.load.identity import Listing
-from ml_connector.load.inputs import rejected_ops, rows_to_load
+from ml_connector.load.inputs import KindRows, rejected_ops, rows_to_load
 from ml_connector.load.known import KnownState
 from ml_connector.load.plan import Change, Known, PlannedOp, Row
 from ml_connector.load.record import LoadRecord, write_cost
 from ml_connector.load.state import Journal, JournalEntry
 from ml_connector.staging.area import StagingArea
+from ml_connector.staging.files import RunFiles
+from ml_connector.transform import ORGANIZATIONS_SCHEMA
 
 RESOLVED = ResolvedFields(
     entity="customers",
@@ -48,6 +52,48 @@ def test_rows_to_load_takes_carried_first_drops_rejects_and_pins_the_match_field
     rows = rows_to_load(current, carried, rejected={"CUS-3"}, match_field="Workday ID")
     assert [r.key for r in rows] == ["CUS-1", "CUS-9", "CUS-2"]
     assert all(r.values["Workday ID"] == r.key for r in rows)
+
+
+def test_a_kinds_rows_are_read_a_batch_at_a_time_carried_first_rejects_left_out(tmp_path: Path) -> None:
+    files = RunFiles(StagingArea(f"file://{tmp_path}"), "workday_customers_to_pipedrive", "run-1")
+    names = ["CUS-1", "CUS-2", "CUS-3", "CUS-4", "CUS-5"]
+    files.write_table(
+        "transformed_organizations",
+        pa.Table.from_pylist(
+            [
+                {
+                    "key": k,
+                    "name": k,
+                    "values": json.dumps({"name": f"new {k}"}),
+                    "content_hash": k,
+                    "active": k != "CUS-4",
+                }
+                for k in names
+            ],
+            schema=ORGANIZATIONS_SCHEMA,
+        ),
+    )
+    carried = [org("CUS-3"), org("CUS-9")]  # waited from an earlier run; CUS-2 is rejected in this one
+    [rows] = [
+        KindRows(
+            "organization",
+            files,
+            rows_to_load([], carried, rejected=set(), match_field="Workday ID"),
+            frozenset({"CUS-3", "CUS-9", "CUS-2"}),
+            "Workday ID",
+            5,
+        )
+    ]
+    batches = list(rows.batches(2))
+    assert [[r.key for r in b] for b in batches] == [["CUS-3", "CUS-9"], ["CUS-1", "CUS-4"], ["CUS-5"]]
+    assert batches[1][0].values == {"name": "new CUS-1", "Workday ID": "CUS-1"}
+    assert list(rows.keys_active()) == [
+        ("CUS-3", True),
+        ("CUS-9", True),
+        ("CUS-1", True),
+        ("CUS-4", False),
+        ("CUS-5", True),
+    ]
 
 
 def test_rejected_ops_keep_kind_key_reason_and_the_field() -> None:
@@ -90,7 +136,7 @@ def test_journal_replay_and_listing_repair() -> None:
 def test_must_list(mode: Any, resumed: bool, identity: dict[str, int], expected: bool) -> None:
     known = KnownState(identity={"organization": identity, "person": {}})
     assert (
-        known.must_list("organization", [org("CUS-1")], mode=mode, resumed=resumed, skip_inactive=False)
+        known.must_list("organization", [("CUS-1", True)], mode=mode, resumed=resumed, skip_inactive=False)
         is expected
     )
 

@@ -126,7 +126,7 @@ def test_carried_rows_go_first_in_this_runs_version() -> None:
 
 
 def test_listing_is_needed_only_for_active_keys_the_map_lacks() -> None:
-    assert needs_listing([org("CUS-1")], {}) is True
-    assert needs_listing([org("CUS-1")], {"CUS-1": 1}) is False
-    assert needs_listing([org("CUS-2", active=False)], {"CUS-1": 1}) is True
-    assert needs_listing([org("CUS-2", active=False)], {"CUS-1": 1}, skip_inactive=True) is False
+    assert needs_listing([("CUS-1", True)], {}) is True
+    assert needs_listing([("CUS-1", True)], {"CUS-1": 1}) is False
+    assert needs_listing([("CUS-2", False)], {"CUS-1": 1}) is True
+    assert needs_listing([("CUS-2", False)], {"CUS-1": 1}, skip_inactive=True) is False
