@@ -3,19 +3,15 @@ duplicate, no gap, every write accounted for in the ledger."""
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import subprocess
-import sys
-import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support.sandbox import PipedriveApi, pipedrive_server
+from support.killed_load import kill_load_after, workday_ids
+from support.sandbox import PipedriveApi
 
 from ml_connector.dag.context import RunContext
 from ml_connector.dag.tasks import extract, load, transform, validate_fields
@@ -25,20 +21,6 @@ from ml_connector.staging.area import StagingArea
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_ID = "manual__2026-11-27T00:00:00+00:00"
-WORKER = """
-import json, sys
-from datetime import datetime
-from ml_connector.mapping import load_mapping
-from ml_connector.staging.area import StagingArea
-from ml_connector.dag.context import RunContext
-from ml_connector.dag.tasks import load
-args = json.loads(sys.argv[1])
-ctx = RunContext(dag_id=args["dag_id"], run_id=args["run_id"], mapping=load_mapping(args["mapping"]),
-                 area=StagingArea(args["root"]), mode="full_refresh", dry_run=False, updated_from=None,
-                 updated_to=None, interval_start=None, interval_end=None,
-                 run_after=datetime.fromisoformat(args["run_after"]))
-load(ctx)
-"""
 
 
 def _context(area: StagingArea) -> RunContext:
@@ -54,13 +36,7 @@ def _context(area: StagingArea) -> RunContext:
 
 def _workday_ids(sandbox: RunningSandbox, kind: str = "organization") -> Counter[str]:
     with PipedriveApi(sandbox) as api:
-        key = api.field_code(kind, "Workday ID" if kind == "organization" else "Workday contact ID")
-        return Counter(r["custom_fields"][key] for r in api.records(f"{kind}s"))
-
-
-def _posts(sandbox: RunningSandbox) -> int:
-    by_route = pipedrive_server(sandbox).by_route()
-    return int(by_route.get("POST /api/v2/organizations", 0)) + int(by_route.get("POST /api/v2/persons", 0))
+        return workday_ids(api, kind)
 
 
 # Where the worker is killed: after this share of the load's creates (organizations first, then persons).
@@ -84,20 +60,7 @@ def test_sigkill_anywhere_in_a_load_then_rerun(
     persons = ctx.files.read_table("transformed_persons").num_rows
     kill_after = max(1, int((point + 0.5) / POINTS * (orgs + persons)))
 
-    args = {
-        "dag_id": ctx.dag_id,
-        "run_id": ctx.run_id,
-        "mapping": str(ROOT / "include" / "mappings" / "customers.yaml"),
-        "root": str(area.root),
-        "run_after": ctx.run_after.isoformat(),
-    }
-    worker = subprocess.Popen([sys.executable, "-c", WORKER, json.dumps(args)], env=dict(os.environ))
-    deadline = time.monotonic() + 60
-    while _posts(sandbox) < kill_after and time.monotonic() < deadline and worker.poll() is None:
-        time.sleep(0.02)
-    worker.send_signal(signal.SIGKILL)
-    worker.wait(timeout=30)
-    assert worker.returncode == -signal.SIGKILL, f"the load ended before the kill point {kill_after}"
+    kill_load_after(ctx, ROOT / "include" / "mappings" / "customers.yaml", sandbox, kill_after)
     written = sum(_workday_ids(sandbox).values()) + sum(_workday_ids(sandbox, "person").values())
     assert 0 < written <= orgs + persons
     # killed before the load ended (the last point may fall after the last create, while the state is

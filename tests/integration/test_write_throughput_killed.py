@@ -3,18 +3,12 @@ still holds every write that was answered before it, and the rerun neither misse
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
-import time
-from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from support.killed_load import creates_sent, kill_load_after, workday_ids
 from support.sandbox import PipedriveApi, pipedrive_server
 
 from ml_connector.dag.context import RunContext
@@ -26,28 +20,6 @@ from ml_connector.staging.area import StagingArea
 ROOT = Path(__file__).resolve().parents[2]
 MAPPING = ROOT / "include" / "mappings" / "customers.yaml"
 RUN_ID = "manual__2026-12-02T00:00:00+00:00"
-WORKER = """
-import json, sys
-from datetime import datetime
-from ml_connector.mapping import load_mapping
-from ml_connector.staging.area import StagingArea
-from ml_connector.dag.context import RunContext
-from ml_connector.dag.tasks import load
-args = json.loads(sys.argv[1])
-load(RunContext(dag_id=args["dag_id"], run_id=args["run_id"], mapping=load_mapping(args["mapping"]),
-                area=StagingArea(args["root"]), mode="full_refresh",
-                run_after=datetime.fromisoformat(args["run_after"])))
-"""
-
-
-def _posts(sandbox: RunningSandbox) -> int:
-    by_route = pipedrive_server(sandbox).by_route()
-    return int(by_route.get("POST /api/v2/organizations", 0)) + int(by_route.get("POST /api/v2/persons", 0))
-
-
-def _workday_ids(api: PipedriveApi, kind: str) -> Counter[str]:
-    key = api.field_code(kind, "Workday ID" if kind == "organization" else "Workday contact ID")
-    return Counter(r["custom_fields"][key] for r in api.records(f"{kind}s"))
 
 
 def test_sigkill_with_many_writes_in_flight_then_rerun(
@@ -72,21 +44,8 @@ def test_sigkill_with_many_writes_in_flight_then_rerun(
     persons = ctx.files.read_table("transformed_persons").num_rows
     kill_after = orgs + persons // 2  # among the persons, with the pool at its full size
 
-    args = {
-        "dag_id": ctx.dag_id,
-        "run_id": ctx.run_id,
-        "mapping": str(MAPPING),
-        "root": str(area.root),
-        "run_after": ctx.run_after.isoformat(),
-    }
-    worker = subprocess.Popen([sys.executable, "-c", WORKER, json.dumps(args)], env=dict(os.environ))
-    deadline = time.monotonic() + 120
-    while _posts(sandbox) < kill_after and time.monotonic() < deadline and worker.poll() is None:
-        time.sleep(0.01)
-    worker.send_signal(signal.SIGKILL)
-    worker.wait(timeout=30)
-    assert worker.returncode == -signal.SIGKILL, "the load ended before the kill point"
-    sent_before = _posts(sandbox)
+    kill_load_after(ctx, MAPPING, sandbox, kill_after, within_s=120)
+    sent_before = creates_sent(sandbox)
     journal = area.root / "state" / "customers" / "journal"
     journalled = sum(len(area.read_lines(p)) for p in journal.iterdir())
     assert 0 < journalled <= sent_before < orgs + persons
@@ -94,14 +53,14 @@ def test_sigkill_with_many_writes_in_flight_then_rerun(
     load(ctx)  # the same run, cleared and re-run
 
     with PipedriveApi(sandbox) as api:
-        org_ids, person_ids = _workday_ids(api, "organization"), _workday_ids(api, "person")
+        org_ids, person_ids = workday_ids(api, "organization"), workday_ids(api, "person")
     assert len(org_ids) == orgs and max(org_ids.values()) == 1  # none missing, none twice
     assert len(person_ids) == persons and max(person_ids.values()) == 1
     stats = pipedrive_server(sandbox).stats()
     assert "429" not in stats["by_status"], stats["by_status"]
     # a POST beyond one per record is one the kill cut off before its answer (the sandbox books those
     # as 499): no write that was answered is sent again
-    assert _posts(sandbox) - (orgs + persons) <= stats["by_status"].get("499", 0)
+    assert creates_sent(sandbox) - (orgs + persons) <= stats["by_status"].get("499", 0)
     summary = area.read_json(area.run_dir(ctx.dag_id, ctx.run_id) / "summary.json")
     assert summary["organizations"]["failed"] == summary["persons"]["failed"] == 0
     assert not journal.exists() or not any(journal.iterdir())
