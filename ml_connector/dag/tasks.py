@@ -170,27 +170,30 @@ def extract(ctx: RunContext) -> None:
 # -- transform -----------------------------------------------------------------------------------------------
 def transform(ctx: RunContext) -> None:
     """Map Workday records to Pipedrive rows; invalid records go to the rejected file, the rest go on."""
-    from ml_connector.transform import transform as run_transform
-    from ml_connector.transform import with_unreadable
+    from ml_connector.transform import ORGANIZATIONS_SCHEMA, PERSONS_SCHEMA, transform_into, with_unreadable
 
-    with audited(ctx):
+    with (
+        audited(ctx),
+        ctx.files.table_writer("transformed_organizations", ORGANIZATIONS_SCHEMA) as organizations,
+        ctx.files.table_writer("transformed_persons", PERSONS_SCHEMA) as persons,
+    ):
         aliases = ctx.state.read_org_aliases()
-        result = run_transform(
+        result = transform_into(
             ctx.mapping,
             ctx.files.iter_batches("extracted_organizations"),
             ctx.files.iter_batches("extracted_contacts"),
             aliases,
+            organizations.write_table,
+            persons.write_table,
         )
-        ctx.files.write_table("transformed_organizations", result.organizations)
-        ctx.files.write_table("transformed_persons", result.persons)
         unreadable = (ctx.files.read_document("extract", default={}) or {}).get("unreadable") or []
         ctx.files.write_table("rejected", with_unreadable(result.rejected, unreadable))
         if ENTITIES[ctx.entity].keys_by_alias and not ctx.dry_run and result.org_aliases != aliases:
             ctx.state.write_org_aliases(result.org_aliases)
         log.info(
             "transformed %d organizations, %d persons; %d rejected",
-            result.organizations.num_rows,
-            result.persons.num_rows,
+            result.organizations,
+            result.persons,
             result.rejected.num_rows,
         )
 

@@ -23,7 +23,7 @@ import hashlib
 import json
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -87,6 +87,7 @@ _PERSON_WORK_SCHEMA = PERSONS_SCHEMA.append(_REJECTION)
 SETTLE_ROWS = 20_000
 
 Staged: TypeAlias = pa.Table | Iterable[pa.RecordBatch]
+Sink: TypeAlias = Callable[[pa.Table], None]
 
 
 @dataclass(frozen=True)
@@ -127,10 +128,43 @@ def transform(
     """Rebuild the extracted records, map and validate them; see the module docstring for the rules.
 
     ``organizations`` and ``contacts`` are the extract step's tables (``record_key``, ``payload``,
-    ``kind``), whole or as a stream of record batches: what is held at once is one batch of Workday
-    JSON and the compact mapped rows. ``org_aliases`` is the map persisted by the previous run (empty
-    on the first).
+    ``kind``), whole or as a stream of record batches. ``org_aliases`` is the map persisted by the
+    previous run (empty on the first). :func:`transform_into` is the same, streaming its output.
     """
+    org_pieces: list[pa.Table] = []
+    person_pieces: list[pa.Table] = []
+    done = transform_into(
+        mapping, organizations, contacts, org_aliases, org_pieces.append, person_pieces.append
+    )
+    return TransformResult(
+        organizations=pa.concat_tables(org_pieces) if org_pieces else ORGANIZATIONS_SCHEMA.empty_table(),
+        persons=pa.concat_tables(person_pieces) if person_pieces else PERSONS_SCHEMA.empty_table(),
+        rejected=done.rejected,
+        org_aliases=done.org_aliases,
+    )
+
+
+@dataclass(frozen=True)
+class Transformed:
+    """What :func:`transform_into` sent to its sinks, and what it kept."""
+
+    organizations: int
+    persons: int
+    rejected: pa.Table
+    org_aliases: dict[str, str]
+
+
+def transform_into(
+    mapping: SyncMapping,
+    organizations: Staged,
+    contacts: Staged,
+    org_aliases: dict[str, str],
+    organizations_out: Sink,
+    persons_out: Sink,
+) -> Transformed:
+    """:func:`transform`, with the organization and person rows sent to the sinks a slice at a time, in
+    key order, as they are settled. What is held at once is a batch of Workday JSON and the compact
+    mapped rows of one kind: the organizations are out before the contacts are read."""
     rejected = _Rejections()
     spec = ENTITIES[mapping.entity]
     aliases = dict(org_aliases)
@@ -139,7 +173,7 @@ def transform(
         org_work.extend(
             _organization_rows(mapping, batch, spec, rejected, aliases if spec.keys_by_alias else None)
         )
-    org_table, by_wid = org_work.settle("organization", ORGANIZATIONS_SCHEMA, rejected)
+    org_count, by_wid = org_work.settle("organization", ORGANIZATIONS_SCHEMA, rejected, organizations_out)
     person_work = _Candidates(_PERSON_WORK_SCHEMA)
     skipped = 0
     for batch in _batches(contacts):
@@ -148,18 +182,18 @@ def transform(
         skipped += left_out
     if skipped:
         log.info("%d contacts belong to the other sync or to no record read here; left out", skipped)
-    person_table, _ = person_work.settle("contact", PERSONS_SCHEMA, rejected)
+    person_count, _ = person_work.settle("contact", PERSONS_SCHEMA, rejected, persons_out)
     rejected.rows.sort(key=lambda r: (r["entity"], r["key"]))
     log.info(
         "transform %s: %d organizations, %d persons, %d rejected",
         mapping.entity,
-        org_table.num_rows,
-        person_table.num_rows,
+        org_count,
+        person_count,
         len(rejected.rows),
     )
-    return TransformResult(
-        organizations=org_table,
-        persons=person_table,
+    return Transformed(
+        organizations=org_count,
+        persons=person_count,
         rejected=pa.Table.from_pylist(rejected.rows, schema=REJECTED_SCHEMA),
         org_aliases=dict(sorted(aliases.items())),
     )
@@ -182,10 +216,12 @@ class _Candidates:
         if rows:
             self.parts.append(pa.Table.from_pylist(rows, schema=self.schema))
 
-    def settle(self, noun: str, schema: pa.Schema, rejected: _Rejections) -> tuple[pa.Table, dict[str, str]]:
-        """One row per key, the last read, sorted by key, as ``schema``; a chosen rejection joins
-        ``rejected``. Also returns the chosen keys by WID (organizations). A key read more than once is
-        logged. The candidates are released as the output is built, a slice at a time."""
+    def settle(
+        self, noun: str, schema: pa.Schema, rejected: _Rejections, out: Sink
+    ) -> tuple[int, dict[str, str]]:
+        """One row per key, the last read, sent to ``out`` in key order, a slice at a time, as ``schema``;
+        a chosen rejection joins ``rejected``. Returns how many rows were sent and the chosen keys by WID
+        (organizations). A key read more than once is logged."""
         table = pa.concat_tables(self.parts) if self.parts else self.schema.empty_table()
         self.parts.clear()
         keys = table.column("key").to_pylist()
@@ -205,14 +241,15 @@ class _Candidates:
         if "wid" in table.column_names:
             wids, keys = table.column("wid").to_pylist(), table.column("key").to_pylist()
             by_wid = {wids[i]: keys[i] for i in order if wids[i]}
-        pieces = []
+        sent = 0
         for start in range(0, len(order), SETTLE_ROWS):
             piece = table.take(pa.array(order[start : start + SETTLE_ROWS], type=pa.int64()))
             problems = piece.column("rejection")
             rejected.rows.extend(json.loads(text) for text in problems.drop_null().to_pylist())
-            pieces.append(piece.filter(pc.is_null(problems)).select(schema.names))
-        del table
-        return (pa.concat_tables(pieces) if pieces else schema.empty_table()), by_wid
+            accepted = piece.filter(pc.is_null(problems)).select(schema.names)
+            out(accepted)
+            sent += accepted.num_rows
+        return sent, by_wid
 
 
 def _rows(batch: pa.RecordBatch) -> Iterator[tuple[str, str, str]]:
