@@ -51,8 +51,8 @@ PRIVATE = {"ml_connector.mapping._RuleViolations"}
 def product_error_classes() -> dict[str, type[BaseException]]:
     found: dict[str, type[BaseException]] = {}
     for info in pkgutil.walk_packages(ml_connector.__path__, "ml_connector."):
-        if info.name.startswith("ml_connector.sandbox"):
-            continue  # the sandbox is not the product
+        if info.name.startswith(("ml_connector.sandbox", "ml_connector.bench")):
+            continue  # the sandbox and the benchmark are not the product
         module = importlib.import_module(info.name)
         for _, cls in inspect.getmembers(module, inspect.isclass):
             if issubclass(cls, BaseException) and cls.__module__ == info.name:
