@@ -92,13 +92,7 @@ class SyncSize:
 def sync_scenarios(size: SyncSize) -> list[Scenario]:
     """One tenant into an empty Pipedrive (growth, 10 seats, OAuth): both DAGs in full, again with
     nothing changed, then incrementally after ``changed_share`` of every kind changed in Workday."""
-    config = SandboxConfig(
-        customers=size.customers,
-        suppliers=size.suppliers,
-        seed=size.seed,
-        pipedrive_plan="growth",
-        pipedrive_seats=10,
-    )
+    config = _tenant(size)
     with world(config, oauth=True) as w:
         initial = [w.run(entity, "full_refresh") for entity in ENTITIES]
         rerun = [w.run(entity, "full_refresh") for entity in ENTITIES]
@@ -375,13 +369,7 @@ NAIVE_TASKS = ("validate_fields", "extract", "transform", "naive_load")
 def naive(size: SyncSize, initial: Scenario, rerun: Scenario) -> Scenario:
     """The same initial sync and no-change rerun the generic way (:mod:`.naive`), on a tenant of its own
     (smaller when ``size`` says so: it is compared per entity), against ours from scenarios 1 and 2."""
-    config = SandboxConfig(
-        customers=size.customers,
-        suppliers=size.suppliers,
-        seed=size.seed,
-        pipedrive_plan="growth",
-        pipedrive_seats=10,
-    )
+    config = _tenant(size)
     with world(config, oauth=True) as w:
         passes = {
             label: [w.run(entity, "full_refresh", tasks=NAIVE_TASKS) for entity in ENTITIES]
@@ -424,3 +412,14 @@ def naive(size: SyncSize, initial: Scenario, rerun: Scenario) -> Scenario:
         ]
         scenario.details[label] = [run_json(r) for r in runs]
     return scenario
+
+
+def _tenant(size: SyncSize) -> SandboxConfig:
+    """The sync scenarios' tenant: ``size`` in Workday, an empty Pipedrive on Growth with 10 seats."""
+    return SandboxConfig(
+        customers=size.customers,
+        suppliers=size.suppliers,
+        seed=size.seed,
+        pipedrive_plan="growth",
+        pipedrive_seats=10,
+    )
