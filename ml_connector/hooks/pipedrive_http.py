@@ -40,9 +40,6 @@ UNCHARGED_STATUSES = frozenset({401, 403, 429})
 # back, see RollingWindowLimiter.slot); this one leaves room for a few calls outside the limiter on
 # the same token (another process, a person's script) before they cost a 429.
 SAFETY_MARGIN = 0.98
-# No slack on the window: the server stamps a request between our send and its answer, and a held slot
-# is counted from the answer, so it never frees before the server's does.
-WINDOW_SLACK_S = 0.0
 IDEMPOTENT_METHODS = frozenset({"GET", "PATCH", "PUT", "DELETE"})
 
 
@@ -245,8 +242,8 @@ def shared_limiters(auth_kind: str, plan: str, fingerprint: str) -> Limiters:
         limiters = _registry.get(key)
         if limiters is None:
             limiters = Limiters(
-                burst=RollingWindowLimiter(paced_slots(limit), WINDOW_S + WINDOW_SLACK_S),
-                search=RollingWindowLimiter(paced_slots(SEARCH_BURST_LIMIT), WINDOW_S + WINDOW_SLACK_S),
+                burst=RollingWindowLimiter(paced_slots(limit), WINDOW_S),
+                search=RollingWindowLimiter(paced_slots(SEARCH_BURST_LIMIT), WINDOW_S),
             )
             _registry[key] = limiters
         return limiters
@@ -262,7 +259,7 @@ def sustainable_share(auth: AuthKind, plan: str, latency_s: float) -> float:
     send to answer: each slot serves one call per window plus that call's round trip (about 93% at
     100 ms). What a benchmark's measured rate is best compared with."""
     limit = BURST_LIMITS[auth][plan]
-    return paced_slots(limit) / limit * WINDOW_S / (WINDOW_S + WINDOW_SLACK_S + max(0.0, latency_s))
+    return paced_slots(limit) / limit * WINDOW_S / (WINDOW_S + max(0.0, latency_s))
 
 
 def pause_if_spent(response: requests.Response, limiters: Limiters, op: Operation) -> None:

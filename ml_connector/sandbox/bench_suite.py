@@ -158,7 +158,7 @@ def hook_pages_and_transform() -> list[Figure]:
 def pacing() -> Figure:
     """303 requests on the growth plan with an API token: paced under the burst limit, never idle."""
     from ml_connector.hooks.pipedrive import PipedriveHook
-    from ml_connector.hooks.pipedrive_http import SAFETY_MARGIN, WINDOW_SLACK_S
+    from ml_connector.hooks.pipedrive_http import SAFETY_MARGIN
     from ml_connector.load.execute import run_concurrently
     from ml_connector.pipedrive_limits import BURST_LIMITS, WINDOW_S
 
@@ -177,7 +177,7 @@ def pacing() -> Figure:
             elapsed = time.monotonic() - started
         finally:
             hook.close()
-    floor = (303 / (BURST_LIMITS["api_token"]["growth"] * SAFETY_MARGIN) - 1) * (WINDOW_S + WINDOW_SLACK_S)
+    floor = (303 / (BURST_LIMITS["api_token"]["growth"] * SAFETY_MARGIN) - 1) * WINDOW_S
     return Figure(
         "303 paced Pipedrive requests on growth (API token)",
         round(elapsed, 1),
