@@ -305,6 +305,82 @@ class _Step:
     missing_options: list[str]
 
 
+@dataclass(frozen=True)
+class FieldPlan:
+    """What :func:`validate_field_definitions` would do, decided before anything is created: the pins
+    it read, and per kind one step per field it can resolve."""
+
+    pins: dict[str, dict[str, str]]
+    steps: dict[RecordKind, list[_Step]]
+
+    def changes(self) -> list[str]:
+        """What the first real run would change in Pipedrive, one sentence each (nothing is changed here)."""
+        out: list[str] = []
+        for kind, steps in self.steps.items():
+            for step in steps:
+                spec = step.spec
+                wanted = spec.type or "varchar"
+                labels = ", ".join(repr(label) for label in step.missing_options)
+                if spec.standard:
+                    continue
+                if step.existing is None and wanted in OPTION_TYPES and not step.missing_options:
+                    out.append(
+                        f"{kind} field '{spec.name}' ({wanted}) is created with its first option label"
+                    )
+                elif step.existing is None:
+                    with_options = f" with option(s) {labels}" if wanted in OPTION_TYPES else ""
+                    out.append(f"{kind} field '{spec.name}' ({wanted}) is created{with_options}")
+                elif step.missing_options:
+                    out.append(f"option(s) {labels} are added to {kind} field '{spec.name}'")
+        return out
+
+    def resolved_count(self) -> int:
+        """Fields that already exist in Pipedrive (or are standard) and need nothing."""
+        return sum(
+            1
+            for steps in self.steps.values()
+            for step in steps
+            if step.spec.standard or (step.existing is not None and not step.missing_options)
+        )
+
+
+def plan_field_definitions(
+    hook: PipedriveHook,
+    mapping: SyncMapping,
+    area: StagingArea,
+    observed_options: Mapping[tuple[RecordKind, str], set[str]] | None = None,
+    *,
+    refusals: list[FieldDefinitionError] | None = None,
+) -> FieldPlan:
+    """The checks of :func:`validate_field_definitions`, creating and pinning nothing: reads the pins and
+    each kind's field definitions (GETs only). Raises :class:`FieldDefinitionError` at the first field
+    Pipedrive cannot take; with ``refusals`` every such error is collected there instead and the field
+    is left out of the plan (``ml-connector doctor`` lists them all)."""
+    pins: dict[str, dict[str, str]] = area.read_json(StateFiles(area).pinned_fields_path, default={}) or {}
+    observed = observed_options or {}
+    steps: dict[RecordKind, list[_Step]] = {}
+
+    def refused(exc: FieldDefinitionError) -> None:
+        if refusals is None:
+            raise exc
+        refusals.append(exc)
+
+    for kind in RECORD_KINDS:
+        specs = list(getattr(mapping, kind).fields)
+        try:
+            _check_match_key(kind, specs)
+        except FieldDefinitionError as exc:
+            refused(exc)
+        existing = hook.list_fields(kind)
+        steps[kind] = []
+        for spec in specs:
+            try:
+                steps[kind].append(_plan_field(kind, spec, existing, pins.get(kind, {}), observed, mapping))
+            except FieldDefinitionError as exc:
+                refused(exc)
+    return FieldPlan(pins, steps)
+
+
 def validate_field_definitions(
     hook: PipedriveHook,
     mapping: SyncMapping,
@@ -317,29 +393,20 @@ def validate_field_definitions(
 
     ``observed_options`` maps ``(kind, field name)`` to the option labels this run's data uses, so
     that labels seen only in data are created too (or refused, when creation is off). Every check of
-    both kinds runs before the first field is created. With ``dry_run`` nothing is created or pinned:
-    fields that would be created come back ``pending``.
+    both kinds runs before the first field is created (:func:`plan_field_definitions`). With
+    ``dry_run`` nothing is created or pinned: fields that would be created come back ``pending``.
     """
-    pins_path = StateFiles(area).pinned_fields_path
-    pins: dict[str, dict[str, str]] = area.read_json(pins_path, default={}) or {}
-    observed = observed_options or {}
-    plans: dict[RecordKind, list[_Step]] = {}
-    for kind in RECORD_KINDS:
-        specs = list(getattr(mapping, kind).fields)
-        _check_match_key(kind, specs)
-        existing = hook.list_fields(kind)
-        plans[kind] = [
-            _plan_field(kind, spec, existing, pins.get(kind, {}), observed, mapping) for spec in specs
-        ]
+    plan = plan_field_definitions(hook, mapping, area, observed_options)
+    pins = plan.pins
     resolved: dict[RecordKind, tuple[ResolvedField, ...]] = {}
     for kind in RECORD_KINDS:
-        resolved[kind] = tuple(_apply(hook, kind, step, dry_run) for step in plans[kind])
+        resolved[kind] = tuple(_apply(hook, kind, step, dry_run) for step in plan.steps[kind])
     if not dry_run:
         new_pins = {k: dict(v) for k, v in pins.items()}
         for kind in RECORD_KINDS:
             new_pins.setdefault(kind, {}).update({f.name: f.key for f in resolved[kind] if not f.standard})
         if new_pins != pins:
-            area.write_json(pins_path, new_pins)
+            area.write_json(StateFiles(area).pinned_fields_path, new_pins)
     return ResolvedFields(
         entity=mapping.entity,
         organization=resolved["organization"],

@@ -143,6 +143,12 @@ class OAuthTokenSource:
         return True
 
     # -- tokens -------------------------------------------------------------------------------------
+    def refresh_now(self) -> AccessToken:
+        """Refresh under the connection's lock even while the stored token is still valid: proves the
+        refresh token itself (``ml-connector doctor``). A rotated refresh token is stored as always."""
+        self._memory = None
+        return self._obtain(stale_marker=None, force=True)
+
     def token(self) -> AccessToken:
         """A token valid for at least ``refresh_margin_s`` more: from memory, the vault, or a refresh."""
         cached = self._memory

@@ -124,12 +124,14 @@ def warn_if_unverified(system: str, conn_id: str, verify: bool | str) -> None:
         )
 
 
-def oauth_valid_until(label: str, auth: RequestAuth) -> str | None:
+def oauth_valid_until(label: str, auth: RequestAuth, *, force: bool = False) -> str | None:
     """The OAuth half of a hook's ``refresh_credentials``: the access token is made valid now, so a
-    dead refresh token fails before the run, and its expiry is reported; None when ``auth`` is not OAuth."""
+    dead refresh token fails before the run, and its expiry is reported; None when ``auth`` is not OAuth.
+    ``force`` refreshes even when the stored token is still valid (the refresh token is then proven)."""
     from ml_connector.credentials.oauth import OAuthTokenSource
 
     if not isinstance(auth, OAuthTokenSource):
         return None
-    expires = datetime.fromtimestamp(auth.token().expires_at, UTC)
+    token = auth.refresh_now() if force else auth.token()
+    expires = datetime.fromtimestamp(token.expires_at, UTC)
     return f"{label} OAuth access token valid until {expires.isoformat(timespec='seconds')}"

@@ -174,10 +174,16 @@ class PipedriveHook(SessionHook[_Session]):
     # -- the one call path -----------------------------------------------------------------------------
     def _call(self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None) -> Any:
         """Send one operation within the budget and the windows; return its ``data``-bearing JSON body."""
+        return self._send(method, path, params=params, json=json).json()
+
+    def _send(
+        self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None
+    ) -> requests.Response:
+        """:meth:`_call`'s request, answered: the response itself, headers and all."""
         state = self._state()
         op = operation(method, path)
         with state.budget.admit(op):
-            response = state.client.request(
+            return state.client.request(
                 method,
                 state.base_url() + path,
                 what=f"{method} {path}",
@@ -186,7 +192,6 @@ class PipedriveHook(SessionHook[_Session]):
                 limiter=state.limiters.search if op.is_search else None,
                 idempotent=method != "POST",
             )
-        return response.json()
 
     def _pages(self, path: str, params: dict[str, Any]) -> Iterator[tuple[Any, dict[str, Any]]]:
         """Follow ``additional_data.next_cursor`` until it is null; one page at a time."""
@@ -343,14 +348,21 @@ class PipedriveHook(SessionHook[_Session]):
         log.info("%s", summary)
         return summary
 
-    def refresh_credentials(self) -> str:
-        """Fail fast before a run: an OAuth access token is made valid now (refreshed when near expiry);
-        an API token is checked with ``GET /v1/users/me``. Raises the hook's errors."""
-        valid = oauth_valid_until("Pipedrive", self._state().client.auth)
+    def refresh_credentials(self, *, force: bool = False) -> str:
+        """Fail fast before a run: an OAuth access token is made valid now (refreshed when near expiry, or
+        at once with ``force``); an API token is checked with ``GET /v1/users/me``. Raises the hook's errors."""
+        valid = oauth_valid_until("Pipedrive", self._state().client.auth, force=force)
         if valid is not None:
             return valid
         self._call("GET", "/v1/users/me")
         return "Pipedrive API token accepted"
+
+    def whoami(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """``GET /v1/users/me`` (2 tokens): the credential's user, and the answer's rate-limit headers
+        (``x-ratelimit-*``, ``x-daily-ratelimit-token-*``), which state the account's real limits."""
+        response = self._send("GET", "/v1/users/me")
+        limits = {k.lower(): v for k, v in response.headers.items() if "ratelimit" in k.lower()}
+        return dict(response.json()["data"]), limits
 
     def company_id(self) -> int:
         """The Pipedrive company this connection writes to (``GET /v1/users/me``, 2 tokens, once per hook):

@@ -16,7 +16,10 @@ from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar, Unpack
+from email.utils import parsedate_to_datetime
+from typing import Any, Literal, TypeVar, Unpack
+
+import requests
 
 from ml_connector.credentials.alerts import log_credential_alert
 from ml_connector.hooks import workday_records as records
@@ -102,6 +105,26 @@ class SoapPage:
     records: list[wx.Element]
 
 
+class ServerClock:
+    """How far the tenant's clock is from ours, by the HTTP ``Date`` of its latest answer (whole seconds:
+    good to about a second plus the answer's travel time). Windows and snapshots are pinned by our clock."""
+
+    def __init__(self) -> None:
+        self.offset_s: float | None = None
+
+    def observe(self, response: requests.Response) -> None:
+        stated = response.headers.get("Date")
+        if not stated:
+            return
+        try:
+            moment = parsedate_to_datetime(stated)
+        except (TypeError, ValueError):
+            return
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        self.offset_s = (moment - datetime.now(UTC)).total_seconds()
+
+
 class _Session:
     """What the hook builds lazily from its connection, once."""
 
@@ -115,6 +138,8 @@ class _Session:
             "pool_size": 2,
             "on_rejected": log_credential_alert,
         }
+        self.clock = ServerClock()
+        common["on_response"] = self.clock.observe
         self.soap = HttpClient(
             SYSTEM, classify=self.soap_classifier, auth=auth, is_unauthorized=is_auth_fault, **common
         )
@@ -475,14 +500,52 @@ class WorkdayHook(SessionHook[_Session]):
         )
         yield from self._soap_records(pages, records.contact)
 
-    def refresh_credentials(self) -> str:
-        """Fail fast before a run: an OAuth access token is made valid now (refreshed when near expiry);
-        an ISU is checked with the smallest SOAP read. Raises the hook's errors, never returns a secret."""
-        valid = oauth_valid_until("Workday", self._state().soap.auth)
+    def refresh_credentials(self, *, force: bool = False) -> str:
+        """Fail fast before a run: an OAuth access token is made valid now (refreshed when near expiry, or
+        at once with ``force``); an ISU is checked with the smallest SOAP read. Raises the hook's errors,
+        never returns a secret."""
+        valid = oauth_valid_until("Workday", self._state().soap.auth, force=force)
         if valid is not None:
             return valid
         next(self.iter_soap_pages(REVENUE, "Get_Customers", "Customer", count=1))
         return "Workday Integration System User accepted"
+
+    def check_wsdl(self, service: Service) -> str:
+        """Load the WSDL of ``service`` (once per process) and ready its envelopes; returns where it came
+        from. Raises :class:`ApiError` when it cannot be fetched or read."""
+        self._state().builder(service)
+        return self.config.wsdl_url(service)
+
+    def count_records(self, what: Literal["customers", "suppliers", "contacts"]) -> tuple[str, int | None]:
+        """One smallest read of where ``what`` comes from: the operation (or report) asked, and how many
+        records it holds: SOAP's ``Total_Results`` (one record fetched), REST's ``total``, a report's rows."""
+        source = (
+            EntitySource(kind="soap")
+            if what == "contacts"
+            else (self.config.customers_source if what == "customers" else self.config.suppliers_source)
+        )
+        if source.kind == "raas":
+            return f"report {source.owner}/{source.report}", len(self._raas_rows(source, None, None))
+        if source.kind == "rest":
+            body = self._json(self.config.rest_customers_url, "customers probe", {"limit": 1, "offset": 0})
+            total = body.get("total") if isinstance(body, dict) else None
+            return "REST customers", int(total) if total is not None else None
+        service, operation, record = {
+            "customers": (REVENUE, "Get_Customers", "Customer"),
+            "suppliers": (RESOURCE, "Get_Suppliers", "Supplier"),
+            "contacts": (REVENUE, "Get_Business_Entity_Contacts", "Business_Entity_Contact"),
+        }[what]
+        pages = self.iter_soap_pages(service, operation, record, count=1)
+        try:
+            return operation, next(pages).total_results
+        finally:
+            pages.close()
+
+    def clock_offset_s(self) -> float | None:
+        """Seconds the tenant's clock is ahead of ours (negative: behind) by its latest answer's HTTP
+        ``Date``; None before any answer or when Workday sent no Date."""
+        session = self._session
+        return session.clock.offset_s if session is not None else None
 
     def test_connection(self) -> tuple[bool, str]:
         """One smallest read per configured source; never raises, never prints a secret."""

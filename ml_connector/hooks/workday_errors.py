@@ -2,7 +2,8 @@
 
 SOAP: every fault is HTTP 500. ``Client.validationError`` never heals (an :class:`ApiError` with each
 ``Validation_Error``), ``Client.authenticationError`` is a credential problem (an expired bearer is
-refreshed by the client first, then :class:`CredentialRejected`), any other fault - Workday answers
+refreshed by the client first, then :class:`CredentialRejected`), a processing fault saying the task is
+not authorized is a missing permission (an :class:`ApiError`), any other fault - Workday answers
 throttling with ``Server.processingError`` - and a 500 that is not a SOAP fault are transient.
 REST and RaaS: 429 and 5xx are transient, 401 is a credential problem, other 4xx are final.
 
@@ -28,6 +29,9 @@ from ml_connector.hooks.workday_records import record_key
 from ml_connector.http.errors import ApiError, CredentialRejected, TransientError
 
 SYSTEM = "workday"
+# Workday's processing fault for an operation the account may not run ("The task submitted is not
+# authorized."); other processing faults (throttling) heal by waiting, this one never does.
+NOT_AUTHORIZED = "not authorized"
 TRANSIENT_STATUS = frozenset({429, 502, 503, 504})
 _SNIPPET = 200
 
@@ -166,6 +170,15 @@ class SoapClassifier:
             raise WorkdayValidationError(fault.message, fault.issues, status=status)
         if fault.code == "Client.authenticationError":
             raise CredentialRejected(SYSTEM, self._auth_advice(fault.message), status=status)
+        if NOT_AUTHORIZED in fault.message.casefold():  # a processing fault that never heals
+            raise ApiError(
+                SYSTEM,
+                f"connection '{self.conn_id}': Workday refused the operation ({fault.message}); the account "
+                "behind the connection lacks a permission: give its security group Get access to the "
+                "operation's domain (Workday task: View Security for Securable Item), then Activate "
+                "Pending Security Policy Changes",
+                status=status,
+            )
         raise TransientError(SYSTEM, f"{fault.code}: {fault.message}", status=status)
 
     def _auth_advice(self, message: str) -> str:
