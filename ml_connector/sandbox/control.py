@@ -9,6 +9,9 @@ Kinds: ``status`` (answer with ``status`` instead), ``delay`` (then serve), ``dr
 connection unanswered), ``malformed`` (the real answer cut in half), ``expired_token`` (the server's
 401), and ``lost_response``: the request is served (a write is applied) and then its answer is lost, after
 ``delay_ms``: a 502/503/504 gateway answer when ``status`` is one of those, else a dropped connection.
+
+``POST /_sandbox/permissions`` ``{"deny": ["Get_Suppliers"]}`` takes operations away from the API client,
+as a missing domain permission does; the server answers them with its "not authorized" error until a reset.
 """
 
 from __future__ import annotations
@@ -56,6 +59,10 @@ class OAuthSettings(BaseModel):
     revoke_refresh_tokens: bool = False
 
 
+class PermissionSettings(BaseModel):
+    deny: list[str] = Field(default_factory=list)
+
+
 class _ArmedFault:
     def __init__(self, spec: FaultSpec) -> None:
         self.spec = spec
@@ -91,6 +98,7 @@ class ControlPlane:
         self.by_status: Counter[int] = Counter()
         self.counters: Counter[str] = Counter()
         self.issuer: TokenIssuer | None = None
+        self._denied: frozenset[str] = frozenset()
 
     # -- statistics -------------------------------------------------------------------------------
     def record(self, route_key: str, status: int) -> None:
@@ -133,6 +141,7 @@ class ControlPlane:
             self.by_route.clear()
             self.by_status.clear()
             self.counters.clear()
+            self._denied = frozenset()
         for hook in self._reset_hooks:
             hook()
 
@@ -140,6 +149,11 @@ class ControlPlane:
         """Expose the server's OAuth state at ``/_sandbox/oauth`` and restore it on reset."""
         self.issuer = issuer
         self.on_reset(issuer.reset)
+
+    # -- permissions --------------------------------------------------------------------------------
+    def denied(self, operation: str) -> bool:
+        """Whether the API client lost its permission for ``operation`` (``Get_Suppliers``)."""
+        return operation in self._denied
 
     # -- faults -------------------------------------------------------------------------------------
     def arm(self, spec: FaultSpec) -> None:
@@ -176,6 +190,7 @@ class ControlPlane:
             Route(f"{CONTROL_PREFIX}/faults", self._delete_faults, methods=["DELETE"]),
             Route(f"{CONTROL_PREFIX}/oauth", self._get_oauth, methods=["GET"]),
             Route(f"{CONTROL_PREFIX}/oauth", self._post_oauth, methods=["POST"]),
+            Route(f"{CONTROL_PREFIX}/permissions", self._post_permissions, methods=["POST"]),
         ]
 
     async def _get_stats(self, request: Request) -> Response:
@@ -227,6 +242,16 @@ class ControlPlane:
         if settings.revoke_refresh_tokens:
             self.issuer.revoke_refresh_tokens()
         return await self._get_oauth(request)
+
+    async def _post_permissions(self, request: Request) -> Response:
+        """Deny exactly the listed operations (an empty list gives every permission back)."""
+        try:
+            settings = PermissionSettings.model_validate(await request.json())
+        except (ValueError, ValidationError) as exc:
+            return JSONResponse({"error": f"invalid permissions: {exc}"}, status_code=400)
+        with self._lock:
+            self._denied = frozenset(settings.deny)
+        return JSONResponse({"deny": sorted(settings.deny)})
 
     def build_app(self, api_routes: list[BaseRoute]) -> Starlette:
         """A Starlette app serving ``api_routes`` plus the control routes, with stats and faults wired in."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -43,6 +43,7 @@ MIN_VERSION, MAX_VERSION = 30, 47  # major versions a current tenant answers; v4
 DEFAULT_COUNT, MAX_COUNT = 100, 999
 INVALID_SERVICE = "The web service or version is invalid for the requested operation"
 AUTH_FAILED = "invalid username or password"
+NOT_AUTHORIZED = "Processing error occurred. The task submitted is not authorized."
 THROTTLED = (
     "The request was rejected because the tenant is processing too many requests. Please try again later."
 )
@@ -115,15 +116,25 @@ async def endpoint(request: Request) -> Response:
         return throttled_response()
     body = await request.body()
     authorization = request.headers.get("authorization")
-    return await run_in_threadpool(handle, tenant, service, version, authorization, body)
+    denied: Callable[[str], bool] = request.app.state.control.denied
+    return await run_in_threadpool(handle, tenant, service, version, authorization, body, denied)
 
 
-def handle(tenant: Tenant, service: str, version: str, authorization: str | None, body: bytes) -> Response:
+def handle(
+    tenant: Tenant,
+    service: str,
+    version: str,
+    authorization: str | None,
+    body: bytes,
+    denied: Callable[[str], bool] = lambda operation: False,
+) -> Response:
     try:
         operation, request_el, header = _unwrap(body)
         _authenticate(tenant, authorization, header)
         if wsdl.OPERATION_SERVICE.get(operation) != service or operation not in _KIND:
             raise SoapFault("validation", INVALID_SERVICE)
+        if denied(operation):  # the API client's security groups lack this operation's domain
+            raise SoapFault("processing", NOT_AUTHORIZED)
         errors = wsdl.validate_element(request_el)
         if errors:
             raise SoapFault(
