@@ -180,9 +180,9 @@ def _daily_check(config: PipedriveConfig, daily: int | None, plan: str) -> Check
     seats, rest = divmod(daily, per_seat)
     settings = []
     if plan != config.plan:
-        settings.append(f'plan "{plan}"')
+        settings.append(f'plan to "{plan}"')
     if rest == 0 and seats != config.seats:
-        settings.append(f"seats {seats}")
+        settings.append(f"seats to {seats}")
     fix = (
         f"set the connection's extra {' and '.join(settings)}"
         if settings and rest == 0
@@ -216,7 +216,7 @@ def field_checks(hook: PipedriveHook, dag_id: str, mapping: SyncMapping, area: S
         ok(
             "fields",
             name,
-            f"{plan.resolved_count()} mapped field(s) fit Pipedrive as they are{creation}",
+            f"{plan.resolved_count()} mapped field(s) exist in Pipedrive as needed{creation}",
             dag_id=dag_id,
         )
     ]

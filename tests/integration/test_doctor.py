@@ -192,8 +192,8 @@ def test_a_missing_workday_permission_is_named(
 @pytest.mark.parametrize(
     ("plan", "seats", "failed", "fix"),
     [
-        ("premium", 1, {"plan", "daily budget"}, 'plan "growth"'),
-        ("growth", 3, {"daily budget"}, "seats 1"),
+        ("premium", 1, {"plan", "daily budget"}, 'plan to "growth"'),
+        ("growth", 3, {"daily budget"}, "seats to 1"),
     ],
 )
 def test_a_wrong_plan_or_seat_count_is_named(

@@ -35,8 +35,10 @@ def test_matching_plan_and_seats_pass() -> None:
 
 def test_the_plan_is_read_from_the_burst_limit_and_the_seats_from_the_budget() -> None:
     plan, daily = limit_checks(config("lite", 1), headers(100, 300_000), PipedriveFindings())
-    assert plan.status == "fail" and "plan premium" in plan.message and plan.fix.endswith('plan "premium"')
-    assert daily.status == "fail" and daily.fix == 'set the connection\'s extra plan "premium" and seats 2'
+    assert plan.status == "fail" and "plan premium" in plan.message and plan.fix.endswith('plan to "premium"')
+    assert (
+        daily.status == "fail" and daily.fix == 'set the connection\'s extra plan to "premium" and seats to 2'
+    )
 
 
 def test_a_budget_plan_times_seats_cannot_give_asks_for_the_account_settings() -> None:

@@ -133,6 +133,14 @@ AUTH = fault("Client.authenticationError", "invalid username or password")
         (502, b"", TransientError),
         (500, b"<html><body>Internal Server Error</body></html>", TransientError),
         (500, fault("Server.processingError", "Processing error occurred."), TransientError),
+        # a missing permission is a processing fault too, but waiting never heals it
+        (
+            500,
+            fault(
+                "Server.processingError", "Processing error occurred. The task submitted is not authorized."
+            ),
+            ApiError,
+        ),
         (500, VALIDATION, WorkdayValidationError),
         (500, AUTH, CredentialRejected),
         (404, b"<html>no</html>", ApiError),
