@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import get_args
 
 from ml_connector.audit.cli import add_audit_parser, run_audit
-from ml_connector.sandbox.config import PipedrivePlan, SandboxConfig
+from ml_connector.sandbox.config import PipedrivePlan, SandboxConfig, WorktagTypes
 
 
 def _sandbox_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -52,6 +52,22 @@ def add_sandbox_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="disable Pipedrive budgets and burst limits (benchmarks)",
     )
+    p.add_argument(
+        "--worktag-types",
+        type=_worktag_types,
+        default=d.worktag_types,
+        metavar="ROLE=TYPE_ID[:Name],...",
+        help="name the tenant's worktag types as a real tenant might, e.g. "
+        "industry=CUSTOM_WORKTAG_1,region=CUSTOM_WORKTAG_3 (roles: industry, segment, region; "
+        "default INDUSTRY, SEGMENT, REGION)",
+    )
+
+
+def _worktag_types(text: str) -> WorktagTypes:
+    try:
+        return WorktagTypes.parse(text)
+    except ValueError as exc:  # argparse names the flag: "argument --worktag-types: ..."
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def config_from_args(args: argparse.Namespace) -> SandboxConfig:
@@ -70,6 +86,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         search_index_lag_s=args.search_index_lag,
         workday_max_rps=args.workday_max_rps,
         enforce_rate_limits=not args.no_rate_limits,
+        worktag_types=args.worktag_types,
     )
     config.workday.tenant = args.tenant
     return config

@@ -106,7 +106,7 @@ def build_workday_app(config: SandboxConfig) -> Starlette:
     )
     tenant = Tenant(
         config=config,
-        store=WorkdayStore(config.seed, config.customers, config.suppliers),
+        store=WorkdayStore(config.seed, config.customers, config.suppliers, config.worktag_types),
         issuer=issuer,
         throttle=Throttle(config.workday_max_rps),
     )

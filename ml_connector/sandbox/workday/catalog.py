@@ -32,7 +32,7 @@ class Country:
     first_names: tuple[str, ...]
     last_names: tuple[str, ...]
     suffixes: tuple[str, ...]
-    world_region: str  # REGION worktag: AMER, EMEA, APAC
+    world_region: str  # the region worktag's value: AMER, EMEA, APAC
 
 
 def _cities(*rows: tuple[str, str | None, str | None, str]) -> tuple[City, ...]:
@@ -242,12 +242,6 @@ WORLD_REGIONS: dict[str, str] = {
     "EMEA": "Europe, Middle East and Africa",
     "APAC": "Asia Pacific",
 }
-
-WORKTAG_TYPES: tuple[tuple[str, str], ...] = (
-    ("INDUSTRY", "Industry"),
-    ("SEGMENT", "Segment"),
-    ("REGION", "Region"),
-)
 
 NAME_WORDS: tuple[str, ...] = (
     "Northwind", "Contoso", "Fabrikam", "Blue Harbor", "Summit", "Evergreen", "Silverline", "Ironwood",

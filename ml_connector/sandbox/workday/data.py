@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime, timedelta
 from itertools import accumulate
 from typing import TypeVar
 
+from ml_connector.sandbox.config import WORKTAG_ROLES, WorktagRole, WorktagTypes
 from ml_connector.sandbox.workday import catalog as cat
 from ml_connector.sandbox.workday.records import (
     Address,
@@ -81,13 +82,14 @@ class Catalog:
     currencies: dict[str, Reference]
     statuses: dict[str, Reference]
     approved: Reference
-    worktag_types: dict[str, Reference]
+    worktag_types: dict[WorktagRole, Reference]  # by role; the tenant's own type IDs inside
     industries: tuple[Reference, ...]
     segments: tuple[Reference, ...]
     regions: dict[str, Reference]
 
     @classmethod
-    def build(cls, seed: int) -> Catalog:
+    def build(cls, seed: int, worktag_types: WorktagTypes | None = None) -> Catalog:
+        """The setup data of ``seed``; ``worktag_types`` renames the worktag types (same WIDs, same values)."""
         rng = random.Random(f"workday-catalog:{seed}")
 
         def refs(id_type: str, rows: tuple[tuple[str, str], ...]) -> tuple[Reference, ...]:
@@ -98,7 +100,10 @@ class Catalog:
             for code, num in cat.CURRENCY_NUMERIC.items()
         }
         statuses = {r.ids[0][1]: r for r in refs("Business_Entity_Status_Value_ID", cat.STATUSES)}
-        worktag_types = {r.ids[0][1]: r for r in refs("Accounting_Worktag_Type_ID", cat.WORKTAG_TYPES)}
+        types = (worktag_types or WorktagTypes()).rows()
+        worktag_types_by_role = dict(
+            zip(WORKTAG_ROLES, refs("Accounting_Worktag_Type_ID", types), strict=True)
+        )
         industries = refs("Organization_Reference_ID", tuple((f"IND_{k}", d) for k, d, _ in cat.INDUSTRIES))
         segments = refs("Organization_Reference_ID", tuple((f"SEG_{k}", d) for k, d in cat.SEGMENTS))
         regions = {
@@ -114,7 +119,7 @@ class Catalog:
             currencies=currencies,
             statuses=statuses,
             approved=Reference(new_wid(rng), (("Document_Status_ID", "APPROVED"),), "Approved"),
-            worktag_types=worktag_types,
+            worktag_types=worktag_types_by_role,
             industries=industries,
             segments=segments,
             regions=regions,
@@ -292,10 +297,10 @@ class Factory:
 
     def _worktags(self, country: cat.Country, industry: int, with_segment: bool) -> tuple[Worktag, ...]:
         c = self.catalog
-        tags = [Worktag(c.worktag_types["INDUSTRY"], c.industries[industry])]
+        tags = [Worktag(c.worktag_types["industry"], c.industries[industry], "industry")]
         if with_segment:
-            tags.append(Worktag(c.worktag_types["SEGMENT"], self.rng.choice(c.segments)))
-        tags.append(Worktag(c.worktag_types["REGION"], c.regions[country.world_region]))
+            tags.append(Worktag(c.worktag_types["segment"], self.rng.choice(c.segments), "segment"))
+        tags.append(Worktag(c.worktag_types["region"], c.regions[country.world_region], "region"))
         return tuple(tags)
 
     def _currency(self, country: cat.Country) -> Reference:
@@ -611,9 +616,12 @@ def entity_domain(entity: BusinessEntity) -> str:
     return f"{ascii_slug(entity.name, '-')[:40].strip('-')}.example"
 
 
-def generate(seed: int, customers: int, suppliers: int) -> TenantData:
-    """The seeded book: suppliers first, ~10% of them also customers, then contacts for every record."""
-    catalog = Catalog.build(seed)
+def generate(
+    seed: int, customers: int, suppliers: int, worktag_types: WorktagTypes | None = None
+) -> TenantData:
+    """The seeded book: suppliers first, ~10% of them also customers, then contacts for every record.
+    ``worktag_types`` only renames the worktag types: the same seed gives the same records."""
+    catalog = Catalog.build(seed, worktag_types)
     counters = Counters()
     rng = random.Random(seed)
     factory = Factory(rng, catalog, counters)

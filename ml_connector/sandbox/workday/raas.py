@@ -17,6 +17,7 @@ from lxml import etree
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ml_connector.sandbox.config import WorktagRole
 from ml_connector.sandbox.oauth import client_from_basic
 from ml_connector.sandbox.workday.records import BusinessEntity, Customer, Supplier, Worktag
 from ml_connector.sandbox.workday.store import Version
@@ -32,9 +33,11 @@ def raas_time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
-def _worktag(tags: tuple[Worktag, ...], type_id: str) -> str | None:
+def _worktag(tags: tuple[Worktag, ...], role: WorktagRole) -> str | None:
+    """The value of the worktag with this role. The report's author chose which worktag type feeds each
+    column, so the columns stay ``Industry``/``Segment``/``Sales_Region`` whatever the types are named."""
     for tag in tags:
-        if tag.worktag_type.ids[0][1] == type_id:
+        if tag.role == role:
             return tag.value.descriptor
     return None
 
@@ -75,9 +78,9 @@ def customer_row(version: Version[Customer]) -> dict[str, str | None]:
         "Currency": c.currency.ids[0][1],
         "Credit_Limit": f"{c.credit_limit:.2f}" if c.credit_limit is not None else None,
         "Customer_Status": c.status.descriptor,
-        "Industry": _worktag(c.worktags, "INDUSTRY"),
-        "Segment": _worktag(c.worktags, "SEGMENT"),
-        "Sales_Region": _worktag(c.worktags, "REGION"),
+        "Industry": _worktag(c.worktags, "industry"),
+        "Segment": _worktag(c.worktags, "segment"),
+        "Sales_Region": _worktag(c.worktags, "region"),
         **_entity_columns(c.entity),
         "Supplier_ID": c.supplier_id,
         "Last_Updated": raas_time(version.updated),
@@ -99,8 +102,8 @@ def supplier_row(version: Version[Supplier]) -> dict[str, str | None]:
         "Currency": s.currency.ids[0][1],
         "Supplier_Status": s.status.descriptor,
         "Approval_Status": s.approval_status.descriptor,
-        "Industry": _worktag(s.worktags, "INDUSTRY"),
-        "Sales_Region": _worktag(s.worktags, "REGION"),
+        "Industry": _worktag(s.worktags, "industry"),
+        "Sales_Region": _worktag(s.worktags, "region"),
         **_entity_columns(s.entity),
         "Customer_ID": s.customer_id,
         "Last_Updated": raas_time(version.updated),

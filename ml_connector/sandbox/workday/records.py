@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from ml_connector.sandbox.config import WorktagRole
+
 
 @dataclass(frozen=True)
 class Reference:
@@ -80,10 +82,14 @@ class ContactData:
 
 @dataclass(frozen=True)
 class Worktag:
-    """One ``Related_Worktags_by_Type_Data`` entry: a worktag type and its default value."""
+    """One ``Related_Worktags_by_Type_Data`` entry: a worktag type and its default value.
 
-    worktag_type: Reference  # Accounting_Worktag_Type_ID, e.g. "INDUSTRY", "SEGMENT", "REGION"
+    ``role`` is what the value means to the sandbox (industry, segment, region), whatever the tenant
+    named the type, so a report column can pick its worktag by meaning."""
+
+    worktag_type: Reference  # Accounting_Worktag_Type_ID: "INDUSTRY" by default, "CUSTOM_WORKTAG_1" ...
     value: Reference
+    role: WorktagRole | None = None  # None: a worktag no report column picks
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, Field
 
+from ml_connector.sandbox.config import WorktagTypes
 from ml_connector.sandbox.workday.data import Counters, Factory, TenantData, entity_domain, generate
 from ml_connector.sandbox.workday.records import Contact, Customer, Reference, Supplier
 
@@ -143,9 +144,11 @@ class MutationSpec(BaseModel):
 class WorkdayStore:
     """The tenant: seeded book plus live changes; thread-safe; ``reset()`` restores the seed."""
 
-    def __init__(self, seed: int, customers: int, suppliers: int) -> None:
+    def __init__(
+        self, seed: int, customers: int, suppliers: int, worktag_types: WorktagTypes | None = None
+    ) -> None:
         self.seed = seed
-        self._initial: TenantData = generate(seed, customers, suppliers)
+        self._initial: TenantData = generate(seed, customers, suppliers, worktag_types)
         self._lock = threading.RLock()
         self.reset()
 
