@@ -1,5 +1,5 @@
-"""The ``ml-connector`` command: the sandbox servers, the demo tour, credential-key rotation and the
-audit ledger's questions."""
+"""The ``ml-connector`` command: the sandbox servers, the demo tour, credential-key rotation, the audit
+ledger's questions, and onboarding a tenant (``doctor``, ``discover``)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import get_args
 
 from ml_connector.audit.cli import add_audit_parser, run_audit
+from ml_connector.onboarding.discover import add_discover_parser, run_discover
+from ml_connector.onboarding.doctor import add_doctor_parser, run_doctor
 from ml_connector.sandbox.config import PipedrivePlan, SandboxConfig, WorktagTypes
 
 
@@ -155,11 +157,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_sandbox_arguments(demo)
     _rotate_key_parser(sub)
     add_audit_parser(sub)
+    add_doctor_parser(sub)
+    add_discover_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "rotate-key":
         return rotate_key(args.state_dir)
     if args.command == "audit":
         return run_audit(args)
+    if args.command == "doctor":
+        return run_doctor(args)
+    if args.command == "discover":
+        return run_discover(args)
     config = config_from_args(args)
     if args.command == "sandbox":
         return run_sandbox_foreground(config)

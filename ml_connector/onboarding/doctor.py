@@ -17,7 +17,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ml_connector.http.retry import RetryPolicy
-from ml_connector.onboarding.checks import Check, describe, fail, failed, ok, render_json, render_text
+from ml_connector.onboarding.checks import (
+    Check,
+    describe,
+    fail,
+    failed,
+    ok,
+    render_json,
+    render_text,
+    skip,
+    warn,
+)
 from ml_connector.vocabulary import ENTITIES, Entity
 
 if TYPE_CHECKING:
@@ -29,6 +39,8 @@ FORMATS = ("text", "json")
 WORKDAY_CONN_ID = "workday_default"
 PIPEDRIVE_CONN_ID = "pipedrive_default"
 # Quick answers: a check that fails after a few seconds says more than one that retries for minutes.
+# Records each mapping's coverage is checked on: the first pages, enough to see the tenant's habits.
+COVERAGE_SAMPLE = 200
 POLICY = RetryPolicy(max_attempts=3, max_total_s=30.0, base_delay_s=0.5, max_delay_s=5.0, rng=random.Random())
 
 
@@ -90,8 +102,8 @@ def diagnose(entities: Iterable[Entity]) -> tuple[list[Check], set[str]]:
     checks += workday.checks
     pipedrive = pipedrive_checks(PIPEDRIVE_CONN_ID, mappings, StagingArea(root), POLICY)
     checks += pipedrive.checks
-    for dag_id, mapping in mappings.items():
-        checks += mapping_coverage_checks(dag_id, mapping)
+    if any(c.name == "connection" and c.status == "ok" for c in workday.checks):
+        checks += mapping_coverage_checks(mappings)
     dags = {dag_id_of(entity): entity for entity in selected}
     checks += estimate_checks(workday.totals, dags, pipedrive.daily_limit, pipedrive.reserve)
     return checks, secrets_in_play()
@@ -131,13 +143,39 @@ def dag_file() -> Path:
     return Path(conf.get("core", "dags_folder")) / "workday_sync.py"
 
 
-def mapping_coverage_checks(dag_id: str, mapping: SyncMapping) -> list[Check]:
-    """Warnings for Workday values the mapping never reads, or sources the tenant leaves empty.
+def mapping_coverage_checks(mappings: dict[str, SyncMapping]) -> list[Check]:
+    """Each mapping against the first :data:`COVERAGE_SAMPLE` records of its entity: a warning for every
+    organization source no sampled record carries (a worktag type the tenant names otherwise, say) and
+    for enum values the field would reject (:func:`ml_connector.onboarding.sample.mapping_coverage`).
+    Contacts are not sampled here: Workday cannot filter them, and ``discover`` reads them all."""
+    from ml_connector.hooks.workday import WorkdayHook
+    from ml_connector.onboarding.sample import mapping_coverage, read_sample
 
-    The place for ``ml_connector.onboarding.discover.mapping_coverage``: call it here and turn its findings
-    into ``warn("mapping", "coverage", ..., dag_id=dag_id)`` checks. Until it is wired in, nothing is checked.
-    """
-    return []
+    checks: list[Check] = []
+    hook = WorkdayHook(WORKDAY_CONN_ID, retry_policy=POLICY)
+    try:
+        for dag_id, mapping in mappings.items():
+            try:
+                sample = read_sample(hook, mapping.entity, COVERAGE_SAMPLE, contacts=False)
+            except Exception as exc:
+                checks.append(skip("mapping", "coverage", f"no sample read: {describe(exc)}", dag_id=dag_id))
+                continue
+            fix = f"run `ml-connector discover --entity {mapping.entity}` and point the field at a source the tenant fills"
+            found = [
+                warn("mapping", "coverage", str(w), fix, dag_id=dag_id)
+                for w in mapping_coverage(mapping, sample)
+            ]
+            checks += found or [
+                ok(
+                    "mapping",
+                    "coverage",
+                    f"every organization field has values in the first {len(sample.records)} {mapping.entity}",
+                    dag_id=dag_id,
+                )
+            ]
+    finally:
+        hook.close()
+    return checks
 
 
 def secrets_in_play() -> set[str]:

@@ -65,10 +65,12 @@ class Sample:
     unreadable: int = 0  # records the hook had to set aside
 
 
-def read_sample(hook: WorkdayHook, entity: Entity, size: int = DEFAULT_SAMPLE) -> Sample:
+def read_sample(
+    hook: WorkdayHook, entity: Entity, size: int = DEFAULT_SAMPLE, *, contacts: bool = True
+) -> Sample:
     """The first ``size`` records of ``entity`` through the hook's own reader (the extract's paging), then
-    their contacts. Workday cannot filter contacts, so every contact page is read and only the sampled
-    records' contacts kept: on a large tenant this is the slow half."""
+    (unless ``contacts`` is false) their contacts. Workday cannot filter contacts, so every contact page
+    is read and only the sampled records' contacts kept: on a large tenant this is the slow half."""
     if size < 1:
         raise ValueError(f"the sample size must be 1 or more, not {size}")
     spec = ENTITIES[entity]
@@ -81,16 +83,18 @@ def read_sample(hook: WorkdayHook, entity: Entity, size: int = DEFAULT_SAMPLE) -
                 break
     finally:
         pages.close()
+    if not contacts:
+        return Sample(entity, tuple(records), (), len(hook.skipped_records))
     ids = {r.workday_id for r in records}
     wids = {r.wid for r in records if r.wid}
-    contacts = [
+    theirs = [
         c
         for page in hook.iter_contacts()
         for c in page
         if getattr(c, spec.contact_parent) in ids
         or (spec.contact_ownership(c.customer_id, c.supplier_id) == "by_parent_wid" and c.parent_wid in wids)
     ]
-    return Sample(entity, tuple(records), tuple(contacts), len(hook.skipped_records))
+    return Sample(entity, tuple(records), tuple(theirs), len(hook.skipped_records))
 
 
 # -- what the sample holds ---------------------------------------------------------------------------------

@@ -265,3 +265,28 @@ def test_a_missing_fernet_key_is_named(
     assert key["status"] == "fail" and "ML_CONNECTOR_FERNET_KEYS" in key["message"]
     refresh = next(c for c in found if c["area"] == "workday" and c["name"] == "token refresh")
     assert refresh["status"] == "fail" and "No encryption key" in refresh["message"]
+
+
+def test_a_mapping_source_the_tenant_names_otherwise_is_a_warning_with_the_types_seen(
+    make_sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ml_connector.sandbox.config import WorktagTypes
+
+    renamed = make_sandbox(
+        customers=30, suppliers=5, worktag_types=WorktagTypes.parse("industry=CUSTOM_WORKTAG_1")
+    )
+    monkeypatch.setenv("ML_CONNECTOR_STAGING_ROOT", f"file://{tmp_path / 'staging'}")
+    monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", "LocalExecutor")
+    monkeypatch.setenv("AIRFLOW_CONN_WORKDAY_DEFAULT", renamed.workday_conn_uri)
+    monkeypatch.setenv("AIRFLOW_CONN_PIPEDRIVE_DEFAULT", renamed.pipedrive_conn_uri)
+
+    status, found = checks(capsys, "--dag", CUSTOMERS)
+
+    coverage = [c for c in found if c["name"] == "coverage"]
+    assert [c["status"] for c in coverage] == ["warn"], coverage
+    assert (
+        "no sampled customer has worktag type INDUSTRY; types seen: CUSTOM_WORKTAG_1 ("
+        in coverage[0]["message"]
+    )
+    assert "ml-connector discover --entity customers" in coverage[0]["fix"]
+    assert status == 0  # a warning: the sync would run, with that field left empty
