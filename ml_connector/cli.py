@@ -16,6 +16,9 @@ from ml_connector.onboarding.discover import add_discover_parser, run_discover
 from ml_connector.onboarding.doctor import add_doctor_parser, run_doctor
 from ml_connector.sandbox.config import PipedrivePlan, SandboxConfig, WorktagTypes
 
+# The demo's tenant names its worktag types as tenants configure them, so discover has work to do.
+DEMO_WORKTAG_TYPES = "industry=CUSTOM_WORKTAG_1,segment=CUSTOM_WORKTAG_2,region=CUSTOM_WORKTAG_3:Sales Region"
+
 
 def _sandbox_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
@@ -155,6 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _sandbox_parser(sub)
     demo = sub.add_parser("demo", help="start the sandbox and run a tour of both APIs against it")
     add_sandbox_arguments(demo)
+    demo.set_defaults(worktag_types=WorktagTypes.parse(DEMO_WORKTAG_TYPES))  # a tenant to discover
     _rotate_key_parser(sub)
     add_audit_parser(sub)
     add_doctor_parser(sub)

@@ -1,10 +1,13 @@
 """``make demo``: the real sync, end to end, on the sandbox and the project's own Airflow.
 
-1. start the sandbox (thousands of Workday customers and suppliers with contacts);
-2. run both DAGs with ``airflow dags test`` (a full refresh: the first sync);
-3. change Workday (new, updated, deactivated customers and suppliers, contacts with broken emails);
-4. run both DAGs again (incremental: from the first round's watermark to now);
-5. print per entity and round: read, created, updated, unchanged, rejected, deferred, Pipedrive
+1. start the sandbox (thousands of Workday customers and suppliers with contacts, their worktag types
+   named as a real tenant names them: ``CUSTOM_WORKTAG_1`` rather than ``INDUSTRY``);
+2. onboard it as the README's setup does: ``ml-connector discover`` writes a mapping per entity from what
+   the records hold (the DAGs use those), and ``ml-connector doctor`` checks the whole setup;
+3. run both DAGs with ``airflow dags test`` (a full refresh: the first sync);
+4. change Workday (new, updated, deactivated customers and suppliers, contacts with broken emails);
+5. run both DAGs again (incremental: from the first round's watermark to now);
+6. print per entity and round: read, created, updated, unchanged, rejected, deferred, Pipedrive
    requests and tokens spent.
 
 The demo needs nothing set up: its Airflow home is ``$AIRFLOW_HOME``, else ``.airflow/`` in the current
@@ -50,6 +53,8 @@ from ml_connector.dag.factory import build_sync_dag, mapping_path
 
 dag = build_sync_dag(mapping_path("{entity}", __file__))
 """
+# Records discover samples per entity.
+DISCOVER_SAMPLE = 200
 COLUMNS = ("read", "created", "updated", "unchanged", "rejected", "conflicts", "deferred")
 
 
@@ -127,6 +132,7 @@ def run_demo(config: SandboxConfig) -> int:
         print(f"Airflow home: {home}; DAG folder: {env['AIRFLOW__CORE__DAGS_FOLDER']}", flush=True)
         print("Preparing the Airflow metadata database ...", flush=True)
         _airflow("db", "migrate", env=env, quiet=True)
+        env = _onboard(env, workdir)
         rows: list[tuple[str, str, dict[str, int], int, int, float]] = []
         # `airflow dags test` makes manual runs: the second round reads from the first one's watermark to now.
         rounds = (
@@ -165,6 +171,40 @@ def run_demo(config: SandboxConfig) -> int:
     )
     print("\nDemo finished.")
     return 0
+
+
+def _onboard(env: dict[str, str], workdir: Path) -> dict[str, str]:
+    """What a new user does first: ``discover`` writes each entity's mapping from the tenant's records,
+    the DAGs are pointed at them, and ``doctor`` checks the setup. Returns the DAGs' environment."""
+    mappings = workdir / "mappings"
+    for entity in DAG_IDS:
+        target = mappings / f"{entity}.yaml"
+        print(
+            f"\n== ml-connector discover --entity {entity} --sample {DISCOVER_SAMPLE} --write {target}",
+            flush=True,
+        )
+        _cli(
+            "discover", "--entity", entity, "--sample", str(DISCOVER_SAMPLE), "--write", str(target), env=env
+        )
+    env = {**env, "ML_CONNECTOR_MAPPINGS_DIR": str(mappings)}
+    print("\n== ml-connector doctor", flush=True)
+    _cli("doctor", env=env)
+    return env
+
+
+def _cli(*args: str, env: dict[str, str]) -> None:
+    """One ``ml-connector`` command, its output shown; the demo stops if it fails."""
+    result = subprocess.run(
+        [sys.executable, "-m", "ml_connector.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    print(result.stdout, end="", flush=True)
+    if result.returncode != 0:
+        print(result.stderr[-4000:], file=sys.stderr)
+        raise SystemExit(f"ml-connector {args[0]} failed (exit {result.returncode}); see above")
 
 
 def _print_table(rows: list[tuple[str, str, dict[str, int], int, int, float]]) -> None:
