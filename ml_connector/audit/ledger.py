@@ -275,13 +275,21 @@ def _repeats(table: pa.Table, written_before: set[tuple[str, str]]) -> pa.Array:
     return pa.array([a == "unchanged" and (k, key) in written_before for k, key, a in columns], pa.bool_())
 
 
+def outlives_a_retry() -> pc.Expression:
+    """The rows of an attempt a later attempt keeps or needs (:func:`write_part`): its incidents, token
+    refreshes, ``task`` rows and writes. Its ``unchanged`` and other rows are replaced, so a retry of a
+    large load never reads them."""
+    return pc.field("kind").isin(sorted(EVENTS | {"task"})) | pc.field("action").isin(sorted(WRITES))
+
+
 def earlier_rows(area: StagingArea, entity: str, run_id: str, task_id: str) -> list[dict[str, Any]]:
-    """The rows earlier attempts of one task left (not yet compacted)."""
+    """The rows earlier attempts of one task left (not yet compacted) that a retry keeps or needs
+    (:func:`outlives_a_retry`)."""
     name = part_name(run_id, task_id)
     rows: dict[tuple[Any, ...], dict[str, Any]] = {}
     for _, path in day_parts(area, entity):
         if path.name == name:  # two days hold one part only if a retry died between write and delete
-            for row in read_file(area, path).to_pylist():
+            for row in read_file(area, path).filter(outlives_a_retry()).to_pylist():
                 rows[(row["try_number"], row["ts"], row["kind"], row["key"], row["action"])] = row
     return list(rows.values())
 

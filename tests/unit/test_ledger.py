@@ -333,3 +333,19 @@ def test_a_retried_task_with_more_rows_than_memory_holds_is_written_whole_and_in
         ("failed", 1),
         ("success", 2),
     ]
+
+
+def test_a_retry_reads_only_what_it_keeps_of_an_earlier_attempt(area: StagingArea) -> None:
+    first = trail(area, try_number=1)
+    for i in range(5):
+        first.record("organization", f"CUS-{i}", "unchanged", pipedrive_id=i + 1)
+    first.record("organization", "CUS-9", "create", pipedrive_id=9, tokens=5)
+    first.event(events.RateLimitIncident("pipedrive", "POST /api/v2/organizations", "burst", 429, 2.0, "x"))
+    first.task("failed", tokens=5)
+    first.flush()
+    kept = ledger.earlier_rows(area, "customers", RUN, "load")
+    assert sorted((r["kind"], r["action"]) for r in kept) == [
+        ("organization", "create"),
+        ("rate_limit", "burst"),
+        ("task", "failed"),
+    ]  # the five unchanged rows are replaced by the retry's own: never read
