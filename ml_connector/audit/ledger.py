@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ml_connector.staging.area import StagingArea, safe_segment
+from ml_connector.staging.spool import Spool
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +207,7 @@ def write_part(
     entity: str,
     run_id: str,
     task_id: str,
-    rows: pa.Table | Sequence[dict[str, Any]],
+    rows: Spool | pa.Table | Sequence[dict[str, Any]],
     earlier: list[dict[str, Any]] | None = None,
 ) -> Any:
     """Write one task attempt's rows, replacing what earlier attempts of the same task left.
@@ -216,15 +217,25 @@ def write_part(
     that this attempt does not repeat (an attempt that created a record and then failed leaves the record
     ``unchanged`` for the next attempt, whose ``unchanged`` row is then dropped). ``earlier`` is what the
     earlier attempts left, read before this attempt first wrote (default: read now). ``rows`` may be a
-    table (a load's hundreds of thousands of rows stay columns). Returns the path written."""
-    current = rows if isinstance(rows, pa.Table) else to_table(rows)
+    :class:`~ml_connector.staging.spool.Spool`: a load's hundreds of thousands of rows are streamed to the
+    file a batch at a time, never held together. Returns the path written."""
+    current = _batch_source(rows)
     if earlier is None:
         earlier = earlier_rows(area, entity, run_id, task_id)
     kept: list[dict[str, Any]] = []
+    written_before: set[tuple[str, str]] = set()
     if earlier:
-        columns = [current.column(c).to_pylist() for c in ("kind", "key", "action", "pipedrive_id")]
-        done = set(zip(*columns, strict=True))
-        this_try = next(iter(current.column("try_number").drop_null().to_pylist()), None)
+        wrote = {
+            (r["kind"], r["key"], r["action"], r["pipedrive_id"]) for r in earlier if r["action"] in WRITES
+        }
+        done: set[tuple[Any, ...]] = set()
+        tries: set[Any] = set()
+        for batch in current():
+            columns = [batch.column(c).to_pylist() for c in ("kind", "key", "action", "pipedrive_id")]
+            done.update(row for row in zip(*columns, strict=True) if row in wrote)
+            if not tries:
+                tries.update(batch.column("try_number").drop_null().to_pylist()[:1])
+        this_try = next(iter(tries), None)
         kept = [
             r
             for r in earlier
@@ -233,28 +244,52 @@ def write_part(
             or (r["action"] in WRITES and (r["kind"], r["key"], r["action"], r["pipedrive_id"]) not in done)
         ]
         written_before = {(r["kind"], r["key"]) for r in kept if r["action"] in WRITES}
-        if written_before:
-            kinds, keys, actions = columns[0], columns[1], columns[2]
-            repeat = [
-                a == "unchanged" and (k, key) in written_before
-                for k, key, a in zip(kinds, keys, actions, strict=True)
-            ]
-            current = current.filter(pc.invert(pa.array(repeat, type=pa.bool_())))
     path = part_path(area, entity, datetime.now(UTC).date(), run_id, task_id)
-    area.write_table(path, pa.concat_tables([to_table(kept), current]) if kept else current)
+    with area.table_writer(path, LEDGER_SCHEMA) as out:
+        if kept:
+            out.write_table(to_table(kept))
+        for batch in current():
+            table = pa.Table.from_batches([batch], schema=LEDGER_SCHEMA)
+            if written_before:
+                table = table.filter(pc.invert(_repeats(table, written_before)))
+            out.write_table(table)
     for _, old in day_parts(area, entity):
         if old.name == path.name and old != path:
             area.delete(old)  # an attempt on an earlier day: its rows are in the new file now
     return path
 
 
+def _batch_source(
+    rows: Spool | pa.Table | Sequence[dict[str, Any]],
+) -> Callable[[], Iterator[pa.RecordBatch]]:
+    """``rows`` as something read from the start each time it is called (:func:`write_part` reads twice)."""
+    if isinstance(rows, Spool):
+        return rows.batches
+    table = rows if isinstance(rows, pa.Table) else to_table(rows)
+    return lambda: iter(conform(table).to_batches())
+
+
+def _repeats(table: pa.Table, written_before: set[tuple[str, str]]) -> pa.Array:
+    """Which rows are an ``unchanged`` of a record an earlier attempt wrote."""
+    columns = zip(*(table.column(c).to_pylist() for c in ("kind", "key", "action")), strict=True)
+    return pa.array([a == "unchanged" and (k, key) in written_before for k, key, a in columns], pa.bool_())
+
+
+def outlives_a_retry() -> pc.Expression:
+    """The rows of an attempt a later attempt keeps or needs (:func:`write_part`): its incidents, token
+    refreshes, ``task`` rows and writes. Its ``unchanged`` and other rows are replaced, so a retry of a
+    large load never reads them."""
+    return pc.field("kind").isin(sorted(EVENTS | {"task"})) | pc.field("action").isin(sorted(WRITES))
+
+
 def earlier_rows(area: StagingArea, entity: str, run_id: str, task_id: str) -> list[dict[str, Any]]:
-    """The rows earlier attempts of one task left (not yet compacted)."""
+    """The rows earlier attempts of one task left (not yet compacted) that a retry keeps or needs
+    (:func:`outlives_a_retry`)."""
     name = part_name(run_id, task_id)
     rows: dict[tuple[Any, ...], dict[str, Any]] = {}
     for _, path in day_parts(area, entity):
         if path.name == name:  # two days hold one part only if a retry died between write and delete
-            for row in read_file(area, path).to_pylist():
+            for row in read_file(area, path).filter(outlives_a_retry()).to_pylist():
                 rows[(row["try_number"], row["ts"], row["kind"], row["key"], row["action"])] = row
     return list(rows.values())
 

@@ -20,6 +20,7 @@ import pyarrow as pa
 from ml_connector.audit import events, ledger
 from ml_connector.scrub import scrub
 from ml_connector.staging.area import StagingArea
+from ml_connector.staging.spool import Spool
 
 log = logging.getLogger("ml_connector.audit")
 
@@ -77,7 +78,7 @@ class AuditTrail:
         self.try_number = try_number
         self.mapping_hash = mapping_hash
         self._pending: list[dict[str, Any]] = []  # the newest rows, until there are a batch of them
-        self._tables: list[pa.Table] = []  # the older ones, as columns: a load's rows stay compact
+        self._spool = Spool(ledger.LEDGER_SCHEMA)  # the older ones: a load's rows never pile up in memory
         self._lock = threading.Lock()
         self._earlier: list[dict[str, Any]] | None = None
         self.run_started = run_started
@@ -91,11 +92,11 @@ class AuditTrail:
         """Every row so far, as :data:`ml_connector.audit.ledger.LEDGER_SCHEMA`."""
         with self._lock:
             self._compact()
-            return pa.concat_tables(self._tables) if self._tables else ledger.to_table([])
+            return self._spool.table()
 
     def _compact(self) -> None:
         if self._pending:
-            self._tables.append(ledger.to_table(self._pending))
+            self._spool.append(ledger.to_table(self._pending))
             self._pending = []
 
     def _add(self, kind: str, key: str, action: str, **values: Any) -> dict[str, Any]:
@@ -236,6 +237,11 @@ class AuditTrail:
         rows = self._earlier_rows()
         return [r for r in rows if r["action"] in ledger.WRITES and r["kind"] in ledger.RECORD_KINDS]
 
+    def _compacted(self) -> Spool:
+        with self._lock:
+            self._compact()
+            return self._spool
+
     def flush(self) -> Any:
         """Write this attempt's rows as the task's ledger file (:func:`ml_connector.audit.ledger.write_part`)."""
         return ledger.write_part(
@@ -243,7 +249,7 @@ class AuditTrail:
             entity=self.entity,
             run_id=self.run_id,
             task_id=self.task_id,
-            rows=self.table(),
+            rows=self._compacted(),
             earlier=self._earlier_rows(),
         )
 

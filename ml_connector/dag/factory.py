@@ -15,6 +15,7 @@ from airflow.sdk.definitions.retry_policy import RetryDecision, RetryPolicy
 
 from ml_connector.alerts.notifiers import failure_callbacks
 from ml_connector.dag import tasks
+from ml_connector.dag.assets import load_alias
 from ml_connector.dag.context import RunContext
 from ml_connector.errors import Remedy, remedy_of
 from ml_connector.mapping import MappingError, SyncMapping, load_mapping
@@ -48,6 +49,10 @@ optional `updated_from` / `updated_to` (ISO datetimes).
 **Retries**: every task can be cleared and re-run by hand; it re-reads its staged input and replaces its
 output. A load that died half-way resumes without duplicates. When the Pipedrive daily budget runs low the
 rest is deferred to the next run and the task still succeeds.
+
+**Assets**: a load that wrote records updates `pipedrive://<host>/organizations` and/or `.../persons`
+(through the alias `{dag_id}.pipedrive`; the event's extra holds the entity, run and counts), so other DAGs
+can be scheduled on them. A dry run emits nothing.
 
 **Concurrency**: one run at a time per DAG; the Pipedrive-writing tasks of both DAGs take a write lease
 per Pipedrive company, so they never write at the same time. Pools: {pools}.
@@ -256,9 +261,11 @@ def build_sync_dag(mapping_file: str | Path, *, task_retries: int = 3) -> DAG:
         def transform() -> None:
             tasks.transform(ctx())
 
-        @task(task_id="load", pool=mapping.pipedrive_pool)
-        def load() -> None:
-            tasks.load(ctx())
+        # Its outlet is an alias: the assets it updates (and whether it updates any) are known once it ran.
+        @task(task_id="load", pool=mapping.pipedrive_pool, outlets=[load_alias(dag_id)])
+        def load(*, outlet_events: Any = None) -> None:
+            for update in tasks.load(ctx()):
+                outlet_events[load_alias(dag_id)].add(update.asset, extra=update.extra)
 
         @task(task_id="report")
         def report() -> None:

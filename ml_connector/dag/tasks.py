@@ -21,6 +21,7 @@ from ml_connector.vocabulary import ENTITIES
 
 if TYPE_CHECKING:
     from ml_connector.audit.summary import LoadSummary
+    from ml_connector.dag.assets import AssetUpdate
     from ml_connector.hooks.pipedrive import PipedriveHook
 
 log = logging.getLogger("ml_connector.sync")
@@ -199,8 +200,10 @@ def transform(ctx: RunContext) -> None:
 
 
 # -- load ------------------------------------------------------------------------------------------------------
-def load(ctx: RunContext) -> None:
-    """Write the changes to Pipedrive (or only the plan, on a dry run); budget exhaustion defers, not fails."""
+def load(ctx: RunContext) -> list[AssetUpdate]:
+    """Write the changes to Pipedrive (or only the plan, on a dry run); budget exhaustion defers, not fails.
+    Returns the Airflow Asset events of what was written (:mod:`ml_connector.dag.assets`)."""
+    from ml_connector.dag.assets import load_updates
     from ml_connector.fields import fields_for_load
     from ml_connector.hooks.pipedrive import PipedriveHook
     from ml_connector.load.inputs import TRANSFORMED
@@ -218,7 +221,8 @@ def load(ctx: RunContext) -> None:
             staged = ctx.files.read_document("fields")
             resolved = fields_for_load(hook, ctx.mapping, ctx.area, staged, values, dry_run=ctx.dry_run)
         except BudgetExhausted as exc:
-            return defer_whole_run(ctx, audit.trail, exc)
+            defer_whole_run(ctx, audit.trail, exc)
+            return []
         summary = run_load(
             hook,
             ctx.area,
@@ -233,6 +237,7 @@ def load(ctx: RunContext) -> None:
             trail=audit.trail,
         )
         log.info("load finished: %s (%s)", summary, hook.log_usage())
+        return load_updates(summary, hook.company_host)
 
 
 def defer_whole_run(ctx: RunContext, trail: AuditTrail, exc: BudgetExhausted) -> None:

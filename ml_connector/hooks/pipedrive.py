@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar, Unpack
+from urllib.parse import urlsplit
 
 import requests
 
@@ -323,6 +324,12 @@ class PipedriveHook(SessionHook[_Session]):
         state = self._state()
         burst = state.limiters.burst
         return WritePace(burst.rate_per_s, burst.limit, state.client.latency.value)
+
+    @property
+    def company_host(self) -> str:
+        """The host calls go to: the company's own (``acme.pipedrive.com``) over OAuth, the connection's
+        with an API token. What names the company in the load's Airflow Assets."""
+        return urlsplit(self._state().base_url()).netloc
 
     # -- budget and health -----------------------------------------------------------------------------
     @property

@@ -39,7 +39,7 @@ UNCHARGED_STATUSES = frozenset({401, 403, 429})
 # The share of a window the hook fills. Jitter needs no margin (a slot is held until its answer is
 # back, see RollingWindowLimiter.slot); this one leaves room for a few calls outside the limiter on
 # the same token (another process, a person's script) before they cost a 429.
-SAFETY_MARGIN = 0.98
+SAFETY_MARGIN = 0.99
 IDEMPOTENT_METHODS = frozenset({"GET", "PATCH", "PUT", "DELETE"})
 
 
@@ -231,7 +231,7 @@ def credential_fingerprint(secret: str) -> str:
 
 
 def shared_limiters(auth_kind: str, plan: str, fingerprint: str) -> Limiters:
-    """The process-wide windows of one credential: 98% of the plan's limits (rounded down) per 2 s.
+    """The process-wide windows of one credential: 99% of the plan's limits (rounded down) per 2 s.
 
     Keyed by the credential, not the connection id: Pipedrive counts per token, so two connections
     holding the same token must share one window.

@@ -9,15 +9,14 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-import pyarrow as pa
-
 from ml_connector.audit import AuditTrail, LoadSummary, ledger
 from ml_connector.http.errors import BudgetExhausted
 from ml_connector.load.inputs import Rejected
 from ml_connector.load.plan import ORG_ID, WRITE_ACTIONS, PlannedOp, Row
-from ml_connector.load.state import JournalEntry, plan_table
+from ml_connector.load.state import PLAN_SCHEMA, JournalEntry, plan_table
 from ml_connector.pipedrive_limits import token_costs
 from ml_connector.staging.files import RunFiles
+from ml_connector.staging.spool import Spool
 from ml_connector.vocabulary import PLURAL, RECORD_KINDS, RecordKind
 
 log = logging.getLogger(__name__)
@@ -48,7 +47,7 @@ class LoadRecord:
         self.audit = audit
         self.summary = summary
         # Decisions become plan rows (columns) a batch at a time; only what the end needs stays an op.
-        self._plan: list[pa.Table] = []
+        self._plan = Spool(PLAN_SCHEMA)
         self._pending: list[PlannedOp] = []
         self._carried: list[PlannedOp] = []
         self._creates: dict[RecordKind, list[str]] = {kind: [] for kind in RECORD_KINDS}
@@ -193,8 +192,11 @@ class LoadRecord:
         self.summary.requests = requests
         self.summary.tokens_spent = tokens_spent
         with self._lock:
-            tables = [*self._plan, plan_table(self._pending)]
-        files.write_table("plan", pa.concat_tables(tables))
+            self._plan.append(plan_table(self._pending))
+            self._pending = []
+        with files.table_writer("plan", PLAN_SCHEMA) as out:
+            for batch in self._plan.batches():
+                out.write_batch(batch)
         self.audit.flush()
         files.write_document("summary", self.summary.to_json())
         log.info("load %s %s: %s", self.summary.entity, self.summary.run_id, self.summary)

@@ -16,6 +16,7 @@ from support.sandbox import pipedrive_server
 
 from ml_connector.dag.context import RunContext
 from ml_connector.dag.tasks import extract, load, transform, validate_fields
+from ml_connector.hooks.pipedrive_http import paced_slots
 from ml_connector.load.execute import MIN_CONCURRENCY
 from ml_connector.mapping import load_mapping
 from ml_connector.pipedrive_limits import BURST_LIMITS
@@ -78,7 +79,7 @@ def test_a_load_at_100_ms_fills_the_window_without_a_429(
     sizings = {m[1]: (int(m[2]), int(m[3]), int(m[4])) for m in SIZING.finditer(caplog.text)}
     assert set(sizings) == {"organization", "person"}, caplog.text
     assert all("latency" in r.getMessage() for r in caplog.records if SIZING.search(r.getMessage()))
-    slots = int(BURST_LIMITS["oauth" if auth == "oauth" else "api_token"][plan] * 0.98)
+    slots = paced_slots(BURST_LIMITS["oauth" if auth == "oauth" else "api_token"][plan])
     for kind, (writes, _, peak) in sizings.items():
         assert writes == planned[kind]
         assert MIN_CONCURRENCY <= peak <= slots

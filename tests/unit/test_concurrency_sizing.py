@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from ml_connector.fields import ResolvedField, ResolvedFields
+from ml_connector.hooks.pipedrive_http import paced_slots
 from ml_connector.http.pacing import MAX_IN_FLIGHT, LatencyEwma, WritePace
 from ml_connector.load.execute import (
     HEADROOM,
@@ -34,11 +35,11 @@ RESOLVED = ResolvedFields(
 
 @pytest.mark.parametrize(
     ("limit", "expected"),
-    [(40, MIN_CONCURRENCY), (160, 16), (120, 12), (480, 47)],
+    [(40, MIN_CONCURRENCY), (160, 16), (120, 12), (480, 48)],
     ids=["growth-api_token", "growth-oauth", "ultimate-api_token", "ultimate-oauth"],
 )
 def test_little_law_at_100_ms_per_plan(limit: int, expected: int) -> None:
-    slots = int(limit * 0.98)
+    slots = paced_slots(limit)
     assert concurrency_for(slots / 2.0, 0.1, max_in_flight=slots) == expected
     assert HEADROOM == 2.0  # the expectations above are rate x latency x 2, rounded up
 

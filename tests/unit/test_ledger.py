@@ -304,3 +304,48 @@ def test_the_task_wrapper_takes_a_compacted_run_s_rows_out_of_the_month_file(are
         audit.trail.run("success", tokens=10, details={})
     runs = ledger.read_ledger(area).query("kind == 'run'")
     assert list(runs["try_number"]) == [2]  # the report retried weeks later: one run row, not two
+
+
+def test_a_retried_task_with_more_rows_than_memory_holds_is_written_whole_and_in_order(
+    area: StagingArea, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("ml_connector.audit.trail.BATCH_ROWS", 3)
+    monkeypatch.setattr("ml_connector.staging.spool.SPILL_ROWS", 7)
+    first = trail(area, try_number=1)
+    for i in range(10):  # try 1 created ten records, then failed
+        first.record("organization", f"CUS-{i}", "create", pipedrive_id=i + 1, tokens=5)
+    first.task("failed", tokens=50)
+    first.flush()
+
+    second = trail(area, try_number=2)
+    second.earlier_writes()  # read before this attempt writes, as the load does
+    for i in range(40):
+        action = "unchanged" if i < 10 else "create"
+        second.record("organization", f"CUS-{i}", action, pipedrive_id=i + 1, tokens=0 if i < 10 else 5)
+    second.task("success", tokens=150)
+    assert second._spool._spilled  # the rows went through spill files
+    rows = ledger.read_file(area, second.flush()).to_pylist()
+    records = [(r["key"], r["action"], r["try_number"]) for r in rows if r["kind"] == "organization"]
+    assert records == [(f"CUS-{i}", "create", 1) for i in range(10)] + [
+        (f"CUS-{i}", "create", 2) for i in range(10, 40)
+    ]  # try 2's unchanged rows of try 1's creates are dropped, in every spilled batch
+    assert [(r["action"], r["try_number"]) for r in rows if r["kind"] == "task"] == [
+        ("failed", 1),
+        ("success", 2),
+    ]
+
+
+def test_a_retry_reads_only_what_it_keeps_of_an_earlier_attempt(area: StagingArea) -> None:
+    first = trail(area, try_number=1)
+    for i in range(5):
+        first.record("organization", f"CUS-{i}", "unchanged", pipedrive_id=i + 1)
+    first.record("organization", "CUS-9", "create", pipedrive_id=9, tokens=5)
+    first.event(events.RateLimitIncident("pipedrive", "POST /api/v2/organizations", "burst", 429, 2.0, "x"))
+    first.task("failed", tokens=5)
+    first.flush()
+    kept = ledger.earlier_rows(area, "customers", RUN, "load")
+    assert sorted((r["kind"], r["action"]) for r in kept) == [
+        ("organization", "create"),
+        ("rate_limit", "burst"),
+        ("task", "failed"),
+    ]  # the five unchanged rows are replaced by the retry's own: never read

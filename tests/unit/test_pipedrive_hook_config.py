@@ -251,8 +251,12 @@ def test_limiters_are_shared_per_credential_and_plan() -> None:
     a = shared_limiters("api_token", "growth", "f1")
     assert shared_limiters("api_token", "growth", "f1") is a
     assert shared_limiters("api_token", "lite", "f1") is not a
-    assert (a.burst.limit, a.search.limit, a.burst.window_s) == (39, 9, 2.0)  # 98% of 40 and of 10 per 2 s
-    assert shared_limiters("oauth2", "growth", "f2").burst.limit == 156  # 98% of 160
+    assert (a.burst.limit, a.search.limit, a.burst.window_s) == (
+        39,
+        9,
+        2.0,
+    )  # 99% of 40 and of 10 per 2 s, rounded down
+    assert shared_limiters("oauth2", "growth", "f2").burst.limit == 158  # 99% of 160
 
 
 def test_a_429_with_fewer_daily_tokens_than_the_call_costs_is_the_budget() -> None:
