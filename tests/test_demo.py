@@ -51,3 +51,8 @@ def test_demo_syncs_both_entities_twice_and_exits_zero(tmp_path: Path) -> None:
     assert int(suppliers_after[2]) > 0  # the changed suppliers were in the second round's window
     rejected = int(after[4]) + int(suppliers_after[4])
     assert rejected == 2  # exactly the two contacts whose emails the demo corrupts
+    # onboarding came first: discover wrote both mappings from the renamed worktag types, doctor passed
+    assert out.count("Wrote a starter mapping to ") == 2
+    assert "0 failed" in out.split("== ml-connector doctor", 1)[1].split("== workday_", 1)[0]
+    (written,) = (tmp_path / ".airflow" / "demo").glob("*/mappings/customers.yaml")
+    assert "source: worktags.CUSTOM_WORKTAG_1" in written.read_text(encoding="utf-8")
