@@ -11,16 +11,15 @@ from pathlib import Path
 
 import pytest
 from support.sandbox import FAST, PipedriveApi
+from support.staged import staged_full_refresh
 
-from ml_connector.dag.context import RunContext
-from ml_connector.dag.tasks import extract, load, transform, validate_fields
+from ml_connector.dag.tasks import load
 from ml_connector.hooks.workday import WorkdayHook
 from ml_connector.mapping import load_mapping
 from ml_connector.onboarding.discover import add_discover_parser, run_discover
 from ml_connector.onboarding.sample import mapping_coverage, read_sample
 from ml_connector.sandbox.config import WorktagTypes
 from ml_connector.sandbox.runtime import RunningSandbox
-from ml_connector.staging.area import StagingArea
 
 ROOT = Path(__file__).resolve().parents[2]
 RENAMED = WorktagTypes.parse("industry=CUSTOM_WORKTAG_1,region=CUSTOM_WORKTAG_3")
@@ -68,18 +67,7 @@ def test_the_written_mapping_syncs_the_renamed_worktag_types_unchanged(
     assert _discover("--entity", "customers", "--write", str(target)) == 1
     assert "already exists" in capsys.readouterr().err
 
-    mapping = load_mapping(target)
-    ctx = RunContext(
-        dag_id="workday_customers_to_pipedrive",
-        run_id="manual__2026-12-01T00:00:00+00:00",
-        mapping=mapping,
-        area=StagingArea(f"file://{tmp_path / 'staging'}"),
-        mode="full_refresh",
-        run_after=datetime(2026, 12, 1, tzinfo=UTC),
-    )
-    validate_fields(ctx)
-    extract(ctx)
-    transform(ctx)
+    ctx = staged_full_refresh(target, tmp_path / "staging", datetime(2026, 12, 1, tzinfo=UTC))
     written = ctx.files.read_table("transformed_organizations").num_rows
     load(ctx)
 

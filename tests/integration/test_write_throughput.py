@@ -13,15 +13,13 @@ from pathlib import Path
 
 import pytest
 from support.sandbox import pipedrive_server
+from support.staged import staged_full_refresh
 
-from ml_connector.dag.context import RunContext
-from ml_connector.dag.tasks import extract, load, transform, validate_fields
+from ml_connector.dag.tasks import load
 from ml_connector.hooks.pipedrive_http import paced_slots
 from ml_connector.load.execute import MIN_CONCURRENCY
-from ml_connector.mapping import load_mapping
 from ml_connector.pipedrive_limits import BURST_LIMITS
 from ml_connector.sandbox.runtime import RunningSandbox
-from ml_connector.staging.area import StagingArea
 
 ROOT = Path(__file__).resolve().parents[2]
 SIZING = re.compile(r"(organization|person) writes: (\d+) write\(s\), concurrency (\d+) \(peak (\d+)\)")
@@ -51,17 +49,8 @@ def test_a_load_at_100_ms_fills_the_window_without_a_429(
         "AIRFLOW_CONN_PIPEDRIVE_DEFAULT",
         sandbox.pipedrive_oauth_conn_uri if auth == "oauth" else sandbox.pipedrive_conn_uri,
     )
-    ctx = RunContext(
-        dag_id="workday_customers_to_pipedrive",
-        run_id="manual__2026-12-01T00:00:00+00:00",
-        mapping=load_mapping(ROOT / "include" / "mappings" / "customers.yaml"),
-        area=StagingArea(f"file://{tmp_path / 'staging'}"),
-        mode="full_refresh",
-        run_after=datetime(2026, 12, 1, tzinfo=UTC),
-    )
-    validate_fields(ctx)
-    extract(ctx)
-    transform(ctx)
+    mapping = ROOT / "include" / "mappings" / "customers.yaml"
+    ctx = staged_full_refresh(mapping, tmp_path / "staging", datetime(2026, 12, 1, tzinfo=UTC))
     planned = {
         "organization": ctx.files.read_table("transformed_organizations").num_rows,
         "person": ctx.files.read_table("transformed_persons").num_rows,

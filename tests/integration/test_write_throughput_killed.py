@@ -10,16 +10,13 @@ from pathlib import Path
 import pytest
 from support.killed_load import creates_sent, kill_load_after, workday_ids
 from support.sandbox import PipedriveApi, pipedrive_server
+from support.staged import staged_full_refresh
 
-from ml_connector.dag.context import RunContext
-from ml_connector.dag.tasks import extract, load, transform, validate_fields
-from ml_connector.mapping import load_mapping
+from ml_connector.dag.tasks import load
 from ml_connector.sandbox.runtime import RunningSandbox
-from ml_connector.staging.area import StagingArea
 
 ROOT = Path(__file__).resolve().parents[2]
 MAPPING = ROOT / "include" / "mappings" / "customers.yaml"
-RUN_ID = "manual__2026-12-02T00:00:00+00:00"
 
 
 def test_sigkill_with_many_writes_in_flight_then_rerun(
@@ -28,18 +25,8 @@ def test_sigkill_with_many_writes_in_flight_then_rerun(
     sandbox = make_sandbox(customers=120, suppliers=0, pipedrive_plan="ultimate", latency_ms=100)
     monkeypatch.setenv("AIRFLOW_CONN_WORKDAY_DEFAULT", sandbox.workday_conn_uri)
     monkeypatch.setenv("AIRFLOW_CONN_PIPEDRIVE_DEFAULT", sandbox.pipedrive_oauth_conn_uri)
-    area = StagingArea(f"file://{tmp_path / 'staging'}")
-    ctx = RunContext(
-        dag_id="workday_customers_to_pipedrive",
-        run_id=RUN_ID,
-        mapping=load_mapping(MAPPING),
-        area=area,
-        mode="full_refresh",
-        run_after=datetime(2026, 12, 2, tzinfo=UTC),
-    )
-    validate_fields(ctx)
-    extract(ctx)
-    transform(ctx)
+    ctx = staged_full_refresh(MAPPING, tmp_path / "staging", datetime(2026, 12, 2, tzinfo=UTC))
+    area = ctx.area
     orgs = ctx.files.read_table("transformed_organizations").num_rows
     persons = ctx.files.read_table("transformed_persons").num_rows
     kill_after = orgs + persons // 2  # among the persons, with the pool at its full size
