@@ -8,12 +8,16 @@ in the vault, encrypted, and the line says so. That vault entry is the one thing
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+from pydantic import SecretStr
 
 from ml_connector.credentials.oauth import fingerprint
 from ml_connector.onboarding.checks import Check, describe, fail, ok
 
 NAME = "token refresh"
+Config = TypeVar("Config")
 
 
 class Refreshing(Protocol):
@@ -51,3 +55,31 @@ def refresh_check(area: str, hook: Refreshing, conn_id: str, seed_refresh_token:
     return ok(
         area, NAME, f"{valid}; the refresh token was not rotated; the new access token is cached in {where}"
     )
+
+
+def connected(
+    area: str, conn_id: str, read: Callable[[], Config], summary: Callable[[Config], str], checks: list[Check]
+) -> Config | None:
+    """The connection parsed (``read``), as a check saying what it is (``summary``); None, after a failed
+    check, when it cannot be."""
+    try:
+        config = read()
+    except Exception as exc:
+        checks.append(
+            fail(area, "connection", describe(exc), f"create or fix the Airflow connection '{conn_id}'")
+        )
+        return None
+    checks.append(ok(area, "connection", summary(config)))
+    return config
+
+
+def refreshed(
+    area: str, hook: Refreshing, conn_id: str, refresh_token: SecretStr | None, checks: list[Check]
+) -> bool:
+    """An OAuth connection's token refresh as a check (``refresh_token`` None: not OAuth, nothing to
+    check); False when it failed."""
+    if refresh_token is None:
+        return True
+    check = refresh_check(area, hook, conn_id, refresh_token.get_secret_value())
+    checks.append(check)
+    return check.status != "fail"

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from ml_connector.http.retry import RetryPolicy
 from ml_connector.onboarding.checks import Check, describe, fail, ok, skip, warn
-from ml_connector.onboarding.doctor_credentials import refresh_check
+from ml_connector.onboarding.doctor_credentials import connected, refreshed
 from ml_connector.pipedrive_limits import (
     BASE_DAILY_TOKENS,
     BURST_LIMITS,
@@ -68,28 +68,22 @@ def pipedrive_checks(
 
 def _account(hook: PipedriveHook, conn_id: str, found: PipedriveFindings) -> bool:
     checks = found.checks
-    try:
-        config = hook.config
-    except Exception as exc:
-        checks.append(
-            fail(AREA, "connection", describe(exc), f"create or fix the Airflow connection '{conn_id}'")
-        )
+    config = connected(
+        AREA,
+        conn_id,
+        lambda: hook.config,
+        lambda c: (
+            f"'{conn_id}': {c.base_url}, {c.auth_kind}, plan {c.plan}, {c.seats} seat(s), "
+            f"reserve {c.budget_reserve:,} tokens"
+        ),
+        checks,
+    )
+    if config is None:
         return False
     found.reserve = config.budget_reserve
-    checks.append(
-        ok(
-            AREA,
-            "connection",
-            f"'{conn_id}': {config.base_url}, {config.auth_kind}, plan {config.plan}, {config.seats} seat(s), "
-            f"reserve {config.budget_reserve:,} tokens",
-        )
-    )
-    if config.auth_kind == "oauth2":
-        assert config.refresh_token is not None  # the config validator guarantees it
-        refreshed = refresh_check(AREA, hook, conn_id, config.refresh_token.get_secret_value())
-        checks.append(refreshed)
-        if refreshed.status == "fail":
-            return False
+    oauth_token = config.refresh_token if config.auth_kind == "oauth2" else None
+    if not refreshed(AREA, hook, conn_id, oauth_token, checks):
+        return False
     try:
         user, headers = hook.whoami()
     except Exception as exc:

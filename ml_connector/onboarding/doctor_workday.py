@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ml_connector.http.retry import RetryPolicy
 from ml_connector.onboarding.checks import Check, describe, fail, ok, skip, warn
-from ml_connector.onboarding.doctor_credentials import refresh_check
+from ml_connector.onboarding.doctor_credentials import connected, refreshed
 from ml_connector.vocabulary import Entity
 
 if TYPE_CHECKING:
@@ -58,29 +58,22 @@ def _run(
     hook: WorkdayHook, conn_id: str, entities: list[Entity], overlap_minutes: int, found: WorkdayFindings
 ) -> None:
     checks = found.checks
-    try:
-        config = hook.config
-    except Exception as exc:
-        checks.append(
-            fail(AREA, "connection", describe(exc), f"create or fix the Airflow connection '{conn_id}'")
-        )
-        return
-    checks.append(
-        ok(
-            AREA,
-            "connection",
-            f"'{conn_id}': tenant {config.tenant} at {config.base_url}, {config.auth_kind}, API "
-            f"{config.api_version}, customers from {config.customers_source}, suppliers from "
-            f"{config.suppliers_source}",
-        )
+    config = connected(
+        AREA,
+        conn_id,
+        lambda: hook.config,
+        lambda c: (
+            f"'{conn_id}': tenant {c.tenant} at {c.base_url}, {c.auth_kind}, API {c.api_version}, "
+            f"customers from {c.customers_source}, suppliers from {c.suppliers_source}"
+        ),
+        checks,
     )
-    if config.auth_kind == "oauth2_refresh_token":
-        assert config.refresh_token is not None  # the config validator guarantees it
-        refreshed = refresh_check(AREA, hook, conn_id, config.refresh_token.get_secret_value())
-        checks.append(refreshed)
-        if refreshed.status == "fail":
-            checks.append(skip(AREA, "operations", "not tried: no valid credential"))
-            return
+    if config is None:
+        return
+    oauth_token = config.refresh_token if config.auth_kind == "oauth2_refresh_token" else None
+    if not refreshed(AREA, hook, conn_id, oauth_token, checks):
+        checks.append(skip(AREA, "operations", "not tried: no valid credential"))
+        return
     sources: list[Source] = [*entities, "contacts"]
     _wsdls(hook, sources, checks)
     answered = False
