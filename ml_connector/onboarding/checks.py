@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
 from ml_connector.errors import ConnectorError
@@ -75,9 +75,8 @@ def failed(checks: Iterable[Check]) -> bool:
 
 def render_text(checks: Sequence[Check], secrets: Iterable[str | None] = ()) -> str:
     """``✔ area  name: message``, and ``    fix: ...`` under what is not ok; a summary line last."""
-    secret_list = list(secrets)
     lines = []
-    for c in checks:
+    for c in scrubbed(checks, secrets):
         where = f" [{c.dag_id}]" if c.dag_id else ""
         lines.append(f"{SYMBOLS[c.status]} {c.area:<9} {c.name}{where}: {c.message}")
         if c.fix and c.status != "ok":
@@ -88,11 +87,18 @@ def render_text(checks: Sequence[Check], secrets: Iterable[str | None] = ()) -> 
         f"{verdict}: {counts['ok']} ok, {counts['warn']} warning(s), {counts['fail']} failed, "
         f"{counts['skip']} skipped"
     )
-    return remove_secrets("\n".join(lines), secret_list)
+    return "\n".join(lines)
 
 
 def render_json(checks: Sequence[Check], secrets: Iterable[str | None] = ()) -> str:
     """A JSON list of checks with stable keys: area, name, status, message, fix, dag_id."""
-    return remove_secrets(
-        json.dumps([c.to_json() for c in checks], indent=2, ensure_ascii=False), list(secrets)
-    )
+    return json.dumps([c.to_json() for c in scrubbed(checks, secrets)], indent=2, ensure_ascii=False)
+
+
+def scrubbed(checks: Sequence[Check], secrets: Iterable[str | None] = ()) -> list[Check]:
+    """The checks with ``secrets`` and what Airflow's masker knows taken out of their messages and fixes,
+    the only text that can carry a library's or a server's words; areas and names are the product's."""
+    known = list(secrets)
+    return [
+        replace(c, message=remove_secrets(c.message, known), fix=remove_secrets(c.fix, known)) for c in checks
+    ]

@@ -142,7 +142,7 @@ def test_the_form_default_token_endpoint_is_pipedrive_s(monkeypatch: pytest.Monk
             "https://api.pipedrive.com",
             login="client-id",
             password="client-secret",
-            extra={"auth_kind": "oauth2", "refresh_token": "refresh"},
+            extra={"auth_kind": "oauth2", "refresh_token": "a-form-refresh-token"},
         ),
     )
     assert PipedriveHook("pipedrive_form").config.oauth_url == "https://oauth.pipedrive.com/oauth/token"
