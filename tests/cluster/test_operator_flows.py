@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg2
 import pytest
@@ -69,11 +70,42 @@ def world(sandbox: RunningSandbox, home: Path) -> SyncWorld:
     return SyncWorld(sandbox, StagingArea(f"file://{home / 'staging'}"), no_dag_test)
 
 
+FOLLOWER = "follows_pipedrive_organizations"
+# A downstream DAG as the README shows one: scheduled on the organizations the sync updates.
+FOLLOWER_FILE = """\"\"\"Airflow DAG that follows the sync: it runs when Pipedrive organizations were updated.\"\"\"
+
+from airflow.sdk import DAG, Asset, task
+
+ORGANIZATIONS = Asset("{uri}")
+
+with DAG("{dag_id}", schedule=[ORGANIZATIONS], is_paused_upon_creation=False):
+
+    @task
+    def follow(*, triggering_asset_events=None):
+        for event in triggering_asset_events[ORGANIZATIONS]:
+            print("followed", event.extra["entity"], "created", event.extra["created"])
+
+    follow()
+"""
+
+
+def dag_folder(home: Path, sandbox: RunningSandbox) -> Path:
+    """The project's two DAG files, and the downstream DAG that follows the sync's organizations."""
+    folder = home / "dags"
+    folder.mkdir(parents=True, exist_ok=True)
+    for dag_file in (ROOT / "dags").glob("*.py"):
+        shutil.copy(dag_file, folder / dag_file.name)
+    uri = f"pipedrive://{urlsplit(sandbox.pipedrive_url).netloc}/organizations"
+    (folder / f"{FOLLOWER}.py").write_text(FOLLOWER_FILE.format(uri=uri, dag_id=FOLLOWER), encoding="utf-8")
+    return folder
+
+
 @pytest.fixture(scope="module")
 def cluster(sandbox: RunningSandbox, home: Path) -> Iterator[AirflowCluster]:
     deployment = AirflowCluster(
         home / "airflow",
         {
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dag_folder(home, sandbox)),
             "AIRFLOW_CONN_WORKDAY_DEFAULT": sandbox.workday_conn_uri,
             "AIRFLOW_CONN_PIPEDRIVE_DEFAULT": sandbox.pipedrive_oauth_conn_uri,
             "ML_CONNECTOR_FERNET_KEYS": Fernet.generate_key().decode(),
@@ -84,6 +116,8 @@ def cluster(sandbox: RunningSandbox, home: Path) -> Iterator[AirflowCluster]:
     )
     try:
         deployment.start()
+        # the follower must be scheduled on the asset before the first load emits, as it would be in production
+        wait_for(f"{FOLLOWER} parsed", lambda: FOLLOWER in deployment.dags(), timeout=240, every=2)
         yield deployment
     finally:
         deployment.stop()
@@ -130,6 +164,20 @@ def test_first_scheduled_runs_sync_every_record_exactly_once(
     # every contact is one person (each contact is owned by one of the two DAGs)
     assert len(world.records("persons")) == contacts > 0
     assert world.duplicates("persons", "Workday contact ID") == {}
+
+
+def test_a_dag_scheduled_on_the_organizations_asset_ran_after_the_first_sync(
+    cluster: AirflowCluster, world: SyncWorld
+) -> None:
+    runs = wait_for(f"a run of {FOLLOWER}", lambda: cluster.runs(FOLLOWER), timeout=120)
+    assert runs[0]["run_type"] == "asset_triggered"
+    succeeded(cluster, FOLLOWER, runs[0]["dag_run_id"])
+    # the events behind it: one per sync that created organizations, with the entity and counts in the extra
+    uri = f"pipedrive://{urlsplit(world.sandbox.pipedrive_url).netloc}/organizations"
+    events = cluster.api("GET", "/assets/events", params={"limit": 100})["asset_events"]
+    ours = [e for e in events if e["uri"] == uri]
+    assert {e["source_dag_id"] for e in ours} == {CUSTOMERS, SUPPLIERS}
+    assert all(e["extra"]["created"] > 0 and e["extra"]["entity"] in ("customers", "suppliers") for e in ours)
 
 
 def test_a_manual_reconcile_dry_run_writes_a_plan_and_nothing_else(
